@@ -1,0 +1,64 @@
+// Event time: milliseconds since the Unix epoch, UTC. Durations are milliseconds too.
+//
+//   Result<Timestamp> t = ParseIso8601("2026-02-16T10:30:00.123Z");
+//   Result<Duration> d = ParseDuration("5m");       // 300000
+//   std::string s = FormatIso8601(*t);              // "2026-02-16T10:30:00.123Z"
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "weir/base/result.h"
+
+namespace weir {
+
+using Timestamp = int64_t;  ///< ms since 1970-01-01T00:00:00Z
+using Duration = int64_t;   ///< ms
+
+inline constexpr Timestamp kMinTimestamp = std::numeric_limits<int64_t>::min();
+inline constexpr Timestamp kMaxTimestamp = std::numeric_limits<int64_t>::max();
+
+/// Parses "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS[.fff…]]" with "Z", "+HH:MM", "+HHMM" or no zone
+/// (UTC). A space may stand for the 'T'. Returns nullopt on anything else.
+std::optional<Timestamp> ParseIso8601(std::string_view s);
+
+/// "2026-02-16T10:30:00.123Z"
+std::string FormatIso8601(Timestamp t);
+/// Writes the 24 characters of FormatIso8601 into out; returns out + 24.
+char* FormatIso8601To(Timestamp t, char* out);
+
+/// Parses "250ms", "5s", "1m", "2h", "1d", "1w", or a combination such as "1h30m". Plain
+/// integers are rejected: a unit is required.
+Result<Duration> ParseDuration(std::string_view s);
+/// "5m", "1h30m", "250ms", "0s"
+std::string FormatDuration(Duration d);
+
+/// Interprets a number as epoch time: values above 1e11 are taken as milliseconds, below as
+/// seconds (1e11 s is year 5138; 1e11 ms is 1973).
+Timestamp EpochNumberToTimestamp(double v);
+
+/// Wall clock in ms.
+Timestamp NowMillis();
+/// Monotonic clock in ns, for measuring.
+int64_t MonotonicNanos();
+
+/// floor(t / size) * size, correct for negative t.
+inline Timestamp AlignDown(Timestamp t, Duration size) {
+  Timestamp r = t % size;
+  return r < 0 ? t - r - size : t - r;
+}
+
+/// Civil fields of a timestamp (UTC).
+struct CivilTime {
+  int year, month, day, hour, minute, second, millisecond;
+  int day_of_week;  ///< 0 = Sunday, as JavaScript's getUTCDay()
+  int day_of_year;  ///< 1..366
+};
+CivilTime ToCivil(Timestamp t);
+Timestamp FromCivil(int year, int month, int day, int hour = 0, int minute = 0, int second = 0,
+                    int millisecond = 0);
+
+}  // namespace weir

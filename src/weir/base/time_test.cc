@@ -1,0 +1,64 @@
+#include "weir/base/time.h"
+
+#include <gtest/gtest.h>
+
+namespace weir {
+namespace {
+
+TEST(Time, ParsesIsoForms) {
+  EXPECT_EQ(ParseIso8601("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(ParseIso8601("1970-01-01T00:00:01.5Z"), 1500);
+  EXPECT_EQ(ParseIso8601("1970-01-01T00:00:01.123456Z"), 1123);
+  EXPECT_EQ(ParseIso8601("1970-01-01"), 0);
+  EXPECT_EQ(ParseIso8601("1970-01-01 01:00"), 3600000);
+  EXPECT_EQ(ParseIso8601("1970-01-01T01:00:00+01:00"), 0);
+  EXPECT_EQ(ParseIso8601("1970-01-01T00:00:00-0130"), 5400000);
+  EXPECT_EQ(ParseIso8601("2026-02-16T10:30:00.000Z"), 1771237800000);
+}
+
+TEST(Time, RejectsMalformed) {
+  EXPECT_FALSE(ParseIso8601(""));
+  EXPECT_FALSE(ParseIso8601("2026-13-01"));
+  EXPECT_FALSE(ParseIso8601("2026-02-30"));
+  EXPECT_FALSE(ParseIso8601("2026-02-16T25:00:00Z"));
+  EXPECT_FALSE(ParseIso8601("2026-02-16T10:30:00Zjunk"));
+  EXPECT_FALSE(ParseIso8601("yesterday"));
+}
+
+TEST(Time, FormatsRoundTrip) {
+  for (Timestamp t : {0LL, 1771237800123LL, -1LL, 951782400000LL}) {
+    EXPECT_EQ(ParseIso8601(FormatIso8601(t)), t) << FormatIso8601(t);
+  }
+  EXPECT_EQ(FormatIso8601(1771237800123), "2026-02-16T10:30:00.123Z");
+  EXPECT_EQ(FormatIso8601(-1), "1969-12-31T23:59:59.999Z");
+}
+
+TEST(Time, Civil) {
+  CivilTime c = ToCivil(*ParseIso8601("2026-02-16T10:30:00Z"));
+  EXPECT_EQ(c.hour, 10);
+  EXPECT_EQ(c.day_of_week, 1);  // Monday
+  EXPECT_EQ(c.day_of_year, 47);
+}
+
+TEST(Time, Durations) {
+  EXPECT_EQ(ParseDuration("250ms"), 250);
+  EXPECT_EQ(ParseDuration("5s"), 5000);
+  EXPECT_EQ(ParseDuration("1m"), 60000);
+  EXPECT_EQ(ParseDuration("1h30m"), 5400000);
+  EXPECT_EQ(ParseDuration("1d"), 86400000);
+  EXPECT_EQ(ParseDuration("1.5s"), 1500);
+  EXPECT_FALSE(ParseDuration("5"));
+  EXPECT_FALSE(ParseDuration("5 parsecs"));
+  EXPECT_FALSE(ParseDuration(""));
+  EXPECT_EQ(FormatDuration(5400000), "1h30m");
+  EXPECT_EQ(FormatDuration(250), "250ms");
+}
+
+TEST(Time, AlignDown) {
+  EXPECT_EQ(AlignDown(61000, 60000), 60000);
+  EXPECT_EQ(AlignDown(60000, 60000), 60000);
+  EXPECT_EQ(AlignDown(-1, 60000), -60000);
+}
+
+}  // namespace
+}  // namespace weir

@@ -1,0 +1,3 @@
+#include "weir/cli/cli.h"
+
+int main(int argc, char** argv) { return weir::cli::Main(argc, argv); }

@@ -1,0 +1,95 @@
+// A batch of records: the unit that moves through a pipeline.
+//
+// Records are rows of Values laid out by a Layout (row-major, `width` slots each). Each record
+// has a weight, +1 for an insert and -1 for a retraction (an update is a retraction of the old
+// row and an insert of the new one), and the raw bytes it was decoded from, for sinks that pass
+// events through. String Values point into the batch's input buffers or its arena, which live
+// as long as the batch.
+//
+//   Batch b(layout.width());
+//   size_t i = b.AddRow(+1, raw_json);
+//   b.at(i, amount_slot) = Value::Double(9.5);
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "weir/base/arena.h"
+#include "weir/base/time.h"
+#include "weir/model/value.h"
+
+namespace weir {
+
+/// Where a batch came from: which source, which of its partitions, and the source position
+/// just after the batch (a WAL offset, a Kafka offset, a file offset).
+struct Origin {
+  uint32_t source = 0;     ///< index of the source in the pipeline
+  uint32_t partition = 0;  ///< partition within the source
+  int64_t position = -1;   ///< source-defined position after this batch; -1 if none
+};
+
+/// Rows of Values with weights and raw bytes. Movable, not copyable.
+class Batch {
+ public:
+  explicit Batch(uint32_t width = 0) : width_(width), arena_(16 * 1024) {}
+  Batch(Batch&&) = default;
+  Batch& operator=(Batch&&) = default;
+
+  uint32_t width() const { return width_; }
+  size_t size() const { return weights_.size(); }
+  bool empty() const { return weights_.empty(); }
+
+  /// Appends a record with every slot null; returns its index.
+  size_t AddRow(int8_t weight, std::string_view raw = {}) {
+    weights_.push_back(weight);
+    raw_.push_back(raw);
+    values_.resize(values_.size() + width_);
+    return weights_.size() - 1;
+  }
+  /// Drops the last record (a decoder that failed half-way through one).
+  void PopRow() {
+    weights_.pop_back();
+    raw_.pop_back();
+    values_.resize(values_.size() - width_);
+  }
+
+  Value* row(size_t i) { return values_.data() + i * width_; }
+  const Value* row(size_t i) const { return values_.data() + i * width_; }
+  Value& at(size_t i, uint32_t slot) { return values_[i * width_ + slot]; }
+  const Value& at(size_t i, uint32_t slot) const { return values_[i * width_ + slot]; }
+  const Value* values() const { return values_.data(); }
+
+  int8_t weight(size_t i) const { return weights_[i]; }
+  const std::vector<int8_t>& weights() const { return weights_; }
+  std::string_view raw(size_t i) const { return raw_[i]; }
+
+  /// Keeps only records whose keep[i] is non-zero, preserving order.
+  void Compact(const uint8_t* keep);
+
+  /// Memory for strings made while processing this batch.
+  Arena& arena() { return arena_; }
+  /// Keeps `buffer` alive as long as the batch (raw bytes and strings point into it).
+  void Hold(std::shared_ptr<const void> buffer) { holds_.push_back(std::move(buffer)); }
+
+  void Reserve(size_t rows) {
+    weights_.reserve(rows);
+    raw_.reserve(rows);
+    values_.reserve(rows * width_);
+  }
+
+  Origin origin;
+  Timestamp ingest_time = 0;  ///< wall-clock ms when the batch entered Weir
+  size_t bytes = 0;           ///< input bytes the batch was decoded from
+
+ private:
+  uint32_t width_;
+  std::vector<Value> values_;
+  std::vector<int8_t> weights_;
+  std::vector<std::string_view> raw_;
+  Arena arena_;
+  std::vector<std::shared_ptr<const void>> holds_;
+};
+
+}  // namespace weir
