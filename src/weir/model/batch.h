@@ -64,6 +64,7 @@ class Batch {
   int8_t weight(size_t i) const { return weights_[i]; }
   const std::vector<int8_t>& weights() const { return weights_; }
   std::string_view raw(size_t i) const { return raw_[i]; }
+  void SetRaw(size_t i, std::string_view raw) { raw_[i] = raw; }
 
   /// Keeps only records whose keep[i] is non-zero, preserving order.
   void Compact(const uint8_t* keep);

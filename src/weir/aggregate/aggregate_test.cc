@@ -1,0 +1,143 @@
+#include "weir/aggregate/aggregate.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace weir::aggregate {
+namespace {
+
+// Runs one aggregate over (value, weight, time) records into one state; returns the result.
+struct Harness {
+  AggregatePtr f;
+  std::vector<char> state;
+  Arena arena;
+
+  Harness(std::string_view name, int args, AggregateOptions opts = {}) {
+    auto r = MakeAggregate(name, args, opts);
+    EXPECT_TRUE(r) << (r ? "" : r.error().message);
+    f = std::move(*r);
+    state.resize(f->state_size());
+    f->Init(state.data());
+  }
+  ~Harness() {
+    if (f->has_destructor()) f->Destroy(state.data());
+  }
+  void Feed(const std::vector<Value>& x, const std::vector<int8_t>& w, const std::vector<Value>& c = {},
+            std::vector<Timestamp> t = {}) {
+    std::vector<char*> rows(x.size(), state.data());
+    if (t.empty()) t.assign(x.size(), 0);
+    const Value* args[2] = {x.data(), c.empty() ? nullptr : c.data()};
+    f->Update({rows.data(), args, w.data(), t.data(), x.size()}, 0);
+  }
+  Value Result() { return f->Finalize(state.data(), arena); }
+};
+
+TEST(Aggregate, CountAndCountIf) {
+  Harness h("count", 0);
+  h.Feed({Value(), Value(), Value()}, {1, 1, -1});
+  EXPECT_EQ(h.Result().as_int(), 1);
+  Harness hi("count_if", 1);
+  hi.Feed({Value::Bool(true), Value::Bool(false), Value(), Value::Bool(true)}, {1, 1, 1, 1});
+  EXPECT_EQ(hi.Result().as_int(), 2);
+}
+
+TEST(Aggregate, SumKeepsIntegersExactAndRetracts) {
+  Harness h("sum", 1);
+  h.Feed({Value::Int(5), Value::Int(7), Value(), Value::String("3"), Value::String("abc")}, {1, 1, 1, 1, 1});
+  ASSERT_TRUE(h.Result().is_int());
+  EXPECT_EQ(h.Result().as_int(), 15);
+  h.Feed({Value::Double(0.5)}, {1});
+  EXPECT_DOUBLE_EQ(h.Result().as_double(), 15.5);
+  h.Feed({Value::Double(0.5), Value::Int(5), Value::Int(7), Value::String("3")}, {-1, -1, -1, -1});
+  EXPECT_TRUE(h.Result().is_null());  // every contribution retracted
+}
+
+TEST(Aggregate, SumOverflowFallsBackToDouble) {
+  Harness h("sum", 1);
+  h.Feed({Value::Int(INT64_MAX), Value::Int(10)}, {1, 1});
+  EXPECT_TRUE(h.Result().is_double());
+  EXPECT_NEAR(h.Result().as_double(), 9.223372036854775817e18, 1e4);
+}
+
+TEST(Aggregate, AvgAndSumIf) {
+  Harness h("avg", 1);
+  h.Feed({Value::Int(1), Value::Int(2), Value::Double(6), Value()}, {1, 1, 1, 1});
+  EXPECT_DOUBLE_EQ(h.Result().as_double(), 3.0);
+  Harness s("sum_if", 2);
+  s.Feed({Value::Int(1), Value::Int(2), Value::Int(4)}, {1, 1, 1}, {Value::Bool(true), Value(), Value::Bool(true)});
+  EXPECT_EQ(s.Result().as_int(), 5);
+}
+
+TEST(Aggregate, MinMaxWithRetraction) {
+  Harness mn("min", 1), mx("max", 1);
+  std::vector<Value> x = {Value::Int(5), Value::Double(2.5), Value::Int(9), Value::Int(2)};
+  mn.Feed(x, {1, 1, 1, 1});
+  mx.Feed(x, {1, 1, 1, 1});
+  EXPECT_EQ(mn.Result().as_int(), 2);
+  EXPECT_EQ(mx.Result().as_int(), 9);
+  mn.Feed({Value::Int(2)}, {-1});
+  mx.Feed({Value::Int(9)}, {-1});
+  EXPECT_DOUBLE_EQ(mn.Result().as_double(), 2.5);
+  EXPECT_EQ(mx.Result().as_int(), 5);
+}
+
+TEST(Aggregate, MinMaxInsertOnlyAndStrings) {
+  Harness mn("min", 1, {.insert_only = true});
+  mn.Feed({Value::String("pear"), Value::String("apple"), Value(), Value::String("zoo")}, {1, 1, 1, 1});
+  EXPECT_EQ(mn.Result().as_string(), "apple");
+}
+
+TEST(Aggregate, FirstLastByEventTime) {
+  Harness f("first", 1), l("last", 1);
+  std::vector<Value> x = {Value::String("b"), Value::String("a"), Value::String("c")};
+  f.Feed(x, {1, 1, 1}, {}, {20, 10, 30});
+  l.Feed(x, {1, 1, 1}, {}, {20, 10, 30});
+  EXPECT_EQ(f.Result().as_string(), "a");
+  EXPECT_EQ(l.Result().as_string(), "c");
+  EXPECT_FALSE(f.f->retractable());
+}
+
+TEST(Aggregate, CountDistinctRetracts) {
+  Harness h("count_distinct", 1);
+  h.Feed({Value::String("u1"), Value::String("u2"), Value::String("u1"), Value::Int(1), Value::Double(1.0)},
+         {1, 1, 1, 1, 1});
+  EXPECT_EQ(h.Result().as_int(), 3);  // u1, u2, 1 (1.0 is the same number)
+  h.Feed({Value::String("u1")}, {-1});
+  EXPECT_EQ(h.Result().as_int(), 3);
+  h.Feed({Value::String("u1")}, {-1});
+  EXPECT_EQ(h.Result().as_int(), 2);
+}
+
+TEST(Aggregate, MergeAndSerializeRoundTrip) {
+  for (std::string_view name : {"count", "sum", "avg", "min", "max", "count_distinct", "first"}) {
+    int args = name == "count" ? 0 : 1;
+    Harness a(name, args), b(name, args);
+    a.Feed({Value::Int(3), Value::Int(8)}, {1, 1}, {}, {1, 2});
+    b.Feed({Value::Int(1), Value::Int(8)}, {1, 1}, {}, {0, 3});
+    a.f->Merge(a.state.data(), b.state.data());
+    std::string bytes;
+    a.f->Serialize(a.state.data(), bytes);
+    Harness c(name, args);
+    std::string_view in = bytes;
+    ASSERT_TRUE(c.f->Deserialize(c.state.data(), in)) << name;
+    EXPECT_TRUE(in.empty()) << name;
+    std::string ra, rc;
+    AppendJson(ra, a.Result());
+    AppendJson(rc, c.Result());
+    EXPECT_EQ(ra, rc) << name;
+  }
+}
+
+TEST(Aggregate, Errors) {
+  EXPECT_FALSE(MakeAggregate("median", 1, {}));
+  auto r = MakeAggregate("sum", 2, {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "sum() takes 1 argument, got 2");
+  std::string_view in = "abc";
+  Harness h("sum", 1);
+  EXPECT_FALSE(h.f->Deserialize(h.state.data(), in));
+}
+
+}  // namespace
+}  // namespace weir::aggregate

@@ -1,0 +1,495 @@
+#include "weir/codec/json_decoder.h"
+
+#include <cstring>
+
+#include <simdjson.h>
+
+#include <fmt/format.h>
+
+namespace weir::codec {
+
+namespace od = simdjson::ondemand;
+
+// ---------------------------------------------------------------------------------------------
+// PaddedBuffer
+
+std::shared_ptr<PaddedBuffer> PaddedBuffer::Allocate(size_t capacity) {
+  auto b = std::make_shared<PaddedBuffer>();
+  b->storage_.resize(capacity + kPadding);
+  b->data_ = b->storage_.data();
+  b->capacity_ = capacity;
+  b->Resize(0);
+  return b;
+}
+
+std::shared_ptr<PaddedBuffer> PaddedBuffer::Copy(std::string_view bytes) {
+  auto b = Allocate(bytes.size());
+  if (!bytes.empty()) std::memcpy(b->data_, bytes.data(), bytes.size());
+  b->Resize(bytes.size());
+  return b;
+}
+
+std::shared_ptr<PaddedBuffer> PaddedBuffer::Adopt(std::string&& bytes) {
+  auto b = std::make_shared<PaddedBuffer>();
+  size_t n = bytes.size();
+  b->storage_ = std::move(bytes);
+  b->storage_.resize(n + kPadding);
+  b->data_ = b->storage_.data();
+  b->capacity_ = n;
+  b->Resize(n);
+  return b;
+}
+
+void PaddedBuffer::Resize(size_t n) {
+  size_ = n;
+  std::memset(data_ + n, 0, capacity_ + kPadding - n);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Path trie
+
+namespace {
+
+struct TrieNode {
+  struct Child {
+    std::string key;
+    int32_t slot = -1;  ///< slot to fill with this key's value, or -1
+    int32_t node = -1;  ///< child node index for deeper paths, or -1
+  };
+  std::vector<Child> children;
+
+  const Child* Find(std::string_view key) const {
+    for (const Child& c : children)
+      if (c.key == key) return &c;
+    return nullptr;
+  }
+};
+
+std::string_view JsonTypeName(od::json_type t) {
+  switch (t) {
+    case od::json_type::array: return "array";
+    case od::json_type::object: return "object";
+    case od::json_type::number: return "number";
+    case od::json_type::string: return "string";
+    case od::json_type::boolean: return "boolean";
+    case od::json_type::null: return "null";
+  }
+  return "value";
+}
+
+std::string JsonError(simdjson::error_code e) {
+  return fmt::format("malformed JSON: {}", simdjson::error_message(e));
+}
+
+std::string_view TrimRight(std::string_view s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+// True when the whole document has been consumed (no trailing content).
+bool AtEnd(od::document& doc) { return doc.current_location().error() == simdjson::OUT_OF_BOUNDS; }
+
+enum class Op : uint8_t { kNone, kInsert, kDelete, kUpdate };
+
+Op ParseOp(std::string_view op) {
+  if (op == "c" || op == "r" || op == "create" || op == "insert" || op == "i") return Op::kInsert;
+  if (op == "u" || op == "update") return Op::kUpdate;
+  if (op == "d" || op == "delete") return Op::kDelete;
+  return Op::kNone;
+}
+
+}  // namespace
+
+struct JsonDecoder::Impl {
+  std::vector<TrieNode> nodes;  // nodes[0] is the root
+  uint32_t width = 0;
+  DecodeOptions options;
+  // One parser per nesting level of re-parsing (envelope images, leaf-and-prefix paths).
+  od::parser parsers[4];
+  std::vector<Value> scratch;  // envelope-level values, copied under each image row
+  std::vector<std::string_view> elements;
+
+  void Build(const Layout& layout) {
+    nodes.emplace_back();
+    width = layout.width();
+    for (uint32_t slot = 0; slot < layout.width(); ++slot) {
+      const Layout::Field& f = layout.field(slot);
+      if (f.computed) continue;
+      int32_t node = 0;
+      for (size_t i = 0; i < f.parts.size(); ++i) {
+        TrieNode::Child* c = nullptr;
+        for (auto& ch : nodes[node].children)
+          if (ch.key == f.parts[i]) c = &ch;
+        if (!c) {
+          nodes[node].children.push_back({f.parts[i], -1, -1});
+          c = &nodes[node].children.back();
+        }
+        if (i + 1 == f.parts.size()) {
+          c->slot = static_cast<int32_t>(slot);
+        } else {
+          if (c->node < 0) {
+            int32_t idx = static_cast<int32_t>(nodes.size());
+            c->node = idx;  // set before emplace_back invalidates `c`
+            nodes.emplace_back();
+          }
+          node = c->node;
+        }
+      }
+    }
+  }
+
+  // Reads a scalar (or raw object/array) into *out.
+  simdjson::error_code ReadValue(od::value v, Value* out, Arena& arena) {
+    od::json_type t;
+    if (auto e = v.type().get(t)) return e;
+    switch (t) {
+      case od::json_type::string: {
+        std::string_view tok = TrimRight(v.raw_json_token());
+        std::string_view inner = tok.substr(1, tok.size() - 2);
+        if (inner.find('\\') == std::string_view::npos) {
+          *out = Value::String(inner);
+        } else {
+          std::string_view s;
+          if (auto e = v.get_string().get(s)) return e;
+          *out = Value::String(arena.Copy(s));
+        }
+        return simdjson::SUCCESS;
+      }
+      case od::json_type::number: {
+        od::number n;
+        if (auto e = v.get_number().get(n)) return e;
+        switch (n.get_number_type()) {
+          case od::number_type::signed_integer: *out = Value::Int(n.get_int64()); break;
+          case od::number_type::unsigned_integer: *out = Value::Double(static_cast<double>(n.get_uint64())); break;
+          default: *out = Value::Double(n.get_double()); break;
+        }
+        return simdjson::SUCCESS;
+      }
+      case od::json_type::boolean: {
+        bool b;
+        if (auto e = v.get_bool().get(b)) return e;
+        *out = Value::Bool(b);
+        return simdjson::SUCCESS;
+      }
+      case od::json_type::null: {
+        bool is_null;
+        if (auto e = v.is_null().get(is_null)) return e;
+        *out = Value::Null();
+        return simdjson::SUCCESS;
+      }
+      case od::json_type::object: {
+        od::object o;
+        if (auto e = v.get_object().get(o)) return e;
+        std::string_view raw;
+        if (auto e = o.raw_json().get(raw)) return e;
+        *out = Value::Json(TrimRight(raw));
+        return simdjson::SUCCESS;
+      }
+      case od::json_type::array: {
+        od::array a;
+        if (auto e = v.get_array().get(a)) return e;
+        std::string_view raw;
+        if (auto e = a.raw_json().get(raw)) return e;
+        *out = Value::Json(TrimRight(raw));
+        return simdjson::SUCCESS;
+      }
+    }
+    return simdjson::INCORRECT_TYPE;
+  }
+
+  // Walks `obj` against trie node `node`, filling `row`.
+  simdjson::error_code Walk(od::object obj, int32_t node, Value* row, Arena& arena, int depth) {
+    for (auto field : obj) {
+      std::string_view key;
+      if (auto e = field.unescaped_key().get(key)) return e;
+      const TrieNode::Child* c = nodes[node].Find(key);
+      if (!c) continue;
+      od::value v;
+      if (auto e = field.value().get(v)) return e;
+      if (auto e = Fill(v, *c, row, arena, depth)) return e;
+    }
+    return simdjson::SUCCESS;
+  }
+
+  simdjson::error_code Fill(od::value v, const TrieNode::Child& c, Value* row, Arena& arena, int depth) {
+    if (c.node < 0) return ReadValue(v, &row[c.slot], arena);
+    od::json_type t;
+    if (auto e = v.type().get(t)) return e;
+    if (t != od::json_type::object) {
+      // A path runs through a non-object: deeper fields are absent (null).
+      if (c.slot >= 0) return ReadValue(v, &row[c.slot], arena);
+      return simdjson::SUCCESS;  // On-Demand skips an unread value by itself
+    }
+    if (c.slot < 0) {
+      od::object o;
+      if (auto e = v.get_object().get(o)) return e;
+      return Walk(o, c.node, row, arena, depth);
+    }
+    // Both a leaf (raw object wanted) and a prefix of deeper paths: keep the raw text, then
+    // walk it again with a parser of the next level.
+    if (auto e = ReadValue(v, &row[c.slot], arena)) return e;
+    return WalkRaw(row[c.slot].as_string(), c.node, row, arena, depth + 1);
+  }
+
+  simdjson::error_code WalkRaw(std::string_view raw, int32_t node, Value* row, Arena& arena, int depth) {
+    if (depth >= 4) return simdjson::DEPTH_ERROR;
+    od::document doc;
+    // The raw text lies inside a padded input buffer, so reading past its end is safe.
+    if (auto e = parsers[depth].iterate(raw.data(), raw.size(), raw.size() + PaddedBuffer::kPadding).get(doc))
+      return e;
+    od::object o;
+    if (auto e = doc.get_object().get(o)) return e;
+    return Walk(o, node, row, arena, depth);
+  }
+
+  // Decodes one top-level object into one or two rows. `depth` selects the parser.
+  Status Decode(const char* begin, size_t len, Batch& batch, int depth) {
+    std::string_view raw = TrimRight(std::string_view(begin, len));
+    if (raw.size() > options.max_event_bytes)
+      return Fail("event of {} bytes is larger than the limit of {} bytes", raw.size(), options.max_event_bytes);
+    od::document doc;
+    if (auto e = parsers[depth].iterate(raw.data(), raw.size(), raw.size() + PaddedBuffer::kPadding).get(doc))
+      return Fail(JsonError(e));
+    od::json_type t;
+    if (auto e = doc.type().get(t)) return Fail(JsonError(e));
+    if (t != od::json_type::object) return Fail("event is not a JSON object (found {})", JsonTypeName(t));
+    od::object obj;
+    if (auto e = doc.get_object().get(obj)) return Fail(JsonError(e));
+
+    size_t row_index = batch.AddRow(+1, raw);
+    Value* row = batch.row(row_index);
+    std::string_view op_text, before, after, payload;
+    bool has_op = false;
+    Arena& arena = batch.arena();
+    simdjson::error_code err = simdjson::SUCCESS;
+    for (auto field : obj) {
+      std::string_view key;
+      if ((err = field.unescaped_key().get(key))) break;
+      od::value v;
+      if ((err = field.value().get(v))) break;
+      bool special = false;
+      std::string_view* capture = nullptr;
+      if (options.envelopes) {
+        if (key == "op") {
+          od::json_type vt;
+          if ((err = v.type().get(vt))) break;
+          if (vt == od::json_type::string) {
+            std::string_view tok = TrimRight(v.raw_json_token());
+            op_text = tok.substr(1, tok.size() - 2);
+            has_op = true;
+            special = true;
+          }
+        } else if (key == "before") {
+          capture = &before;
+        } else if (key == "after") {
+          capture = &after;
+        } else if (key == "payload") {
+          capture = &payload;
+        }
+      }
+      const TrieNode::Child* c = nodes[0].Find(key);
+      if (capture) {
+        // Keep the raw text; a path may still want it (decoded from the text afterwards).
+        Value tmp;
+        if ((err = ReadValue(v, &tmp, arena))) break;
+        *capture = tmp.is_json() ? tmp.as_string() : std::string_view();
+        if (c) {
+          if (c->slot >= 0) row[c->slot] = tmp;
+          if (c->node >= 0 && tmp.is_json() && tmp.as_string().front() == '{') {
+            if ((err = WalkRaw(tmp.as_string(), c->node, row, arena, depth + 1))) break;
+          }
+        }
+        continue;
+      }
+      if (!c) continue;
+      if (special) {
+        if (c->slot >= 0) row[c->slot] = Value::String(op_text);
+        continue;
+      }
+      if ((err = Fill(v, *c, row, arena, depth))) break;
+    }
+    if (!err && !AtEnd(doc)) err = simdjson::TRAILING_CONTENT;
+    if (err) {
+      batch.PopRow();
+      return Fail(JsonError(err));
+    }
+
+    if (!options.envelopes) return Ok();
+    if (!has_op && !payload.empty() && payload.front() == '{') {
+      // Debezium with schema: {"schema":…, "payload":{op, before, after, …}}.
+      batch.PopRow();
+      if (depth + 1 >= 4) return Fail("change envelope nested too deeply");
+      size_t before_rows = batch.size();
+      if (auto st = Decode(payload.data(), payload.size(), batch, depth + 1); !st) return st;
+      for (size_t i = before_rows; i < batch.size(); ++i) batch.SetRaw(i, raw);
+      return Ok();
+    }
+    if (!has_op || (before.empty() && after.empty())) return Ok();
+    Op op = ParseOp(op_text);
+    if (op == Op::kNone) {
+      batch.PopRow();
+      return Fail("change envelope has unknown op '{}'; expected c, r, u or d", op_text);
+    }
+    // Envelope: the row decoded so far holds envelope-level fields (ts_ms, source, op, …);
+    // each image starts from those and is overlaid with the image's own fields.
+    scratch.assign(row, row + width);
+    batch.PopRow();
+    auto image = [&](std::string_view text, int8_t weight) -> Status {
+      if (text.empty() || text.front() != '{')
+        return Fail("change envelope with op '{}' has no '{}' image", op_text, weight < 0 ? "before" : "after");
+      size_t i = batch.AddRow(weight, raw);
+      Value* r = batch.row(i);
+      std::copy(scratch.begin(), scratch.end(), r);
+      if (auto e = WalkRaw(text, 0, r, arena, depth + 1)) {
+        batch.PopRow();
+        return Fail(JsonError(e));
+      }
+      return Ok();
+    };
+    if (op == Op::kDelete || op == Op::kUpdate) WEIR_RETURN_IF_ERROR(image(before, -1));
+    if (op == Op::kInsert || op == Op::kUpdate) {
+      if (auto st = image(after, +1); !st) {
+        if (op == Op::kUpdate) batch.PopRow();
+        return st;
+      }
+    }
+    return Ok();
+  }
+};
+
+JsonDecoder::JsonDecoder(const Layout& layout, DecodeOptions options)
+    : impl_(std::make_unique<Impl>()), layout_(layout) {
+  impl_->options = options;
+  impl_->Build(layout);
+}
+
+JsonDecoder::~JsonDecoder() = default;
+
+Status JsonDecoder::DecodeObject(const char* begin, size_t len, Batch& batch) {
+  return impl_->Decode(begin, len, batch, 0);
+}
+
+DecodeStats JsonDecoder::DecodeNdjsonRange(const char* begin, const char* end, Batch& batch,
+                                           std::vector<Reject>* rejects) {
+  DecodeStats st;
+  size_t index = 0;
+  const char* p = begin;
+  while (p < end) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+    const char* line_end = nl ? nl : end;
+    const char* b = p;
+    while (b < line_end && (*b == ' ' || *b == '\t' || *b == '\r')) ++b;
+    if (b < line_end) {
+      if (auto s = impl_->Decode(b, static_cast<size_t>(line_end - b), batch, 0); s) {
+        ++st.events;
+      } else {
+        ++st.rejected;
+        if (rejects) rejects->push_back({index, std::move(s.error().message)});
+      }
+      ++index;
+    }
+    p = nl ? nl + 1 : end;
+  }
+  return st;
+}
+
+DecodeStats JsonDecoder::DecodeNdjson(const PaddedBuffer& buf, Batch& batch, std::vector<Reject>* rejects) {
+  return DecodeNdjsonRange(buf.data(), buf.data() + buf.size(), batch, rejects);
+}
+
+Result<DecodeStats> JsonDecoder::DecodeDocument(const PaddedBuffer& buf, Batch& batch, std::vector<Reject>* rejects) {
+  std::string_view text = buf.view();
+  size_t start = text.find_first_not_of(" \t\r\n");
+  if (start == std::string_view::npos) return Fail("request body is empty; expected a JSON object, {\"events\":[...]}, or NDJSON");
+  DecodeStats st;
+  Impl& im = *impl_;
+  auto decode_elements = [&]() -> DecodeStats {
+    DecodeStats s;
+    for (size_t i = 0; i < im.elements.size(); ++i) {
+      std::string_view e = im.elements[i];
+      if (e.empty() || e.front() != '{') {
+        ++s.rejected;
+        if (rejects) rejects->push_back({i, "event is not a JSON object"});
+        continue;
+      }
+      if (auto r = im.Decode(e.data(), e.size(), batch, 0); r) {
+        ++s.events;
+      } else {
+        ++s.rejected;
+        if (rejects) rejects->push_back({i, std::move(r.error().message)});
+      }
+    }
+    return s;
+  };
+  auto collect_array = [&](od::array arr) -> simdjson::error_code {
+    im.elements.clear();
+    for (auto el : arr) {
+      od::value v;
+      if (auto e = el.get(v)) return e;
+      od::json_type t;
+      if (auto e = v.type().get(t)) return e;
+      if (t == od::json_type::object) {
+        od::object o;
+        if (auto e = v.get_object().get(o)) return e;
+        std::string_view raw;
+        if (auto e = o.raw_json().get(raw)) return e;
+        im.elements.push_back(TrimRight(raw));
+      } else {
+        im.elements.push_back({});  // rejected later by index; the value is skipped
+      }
+    }
+    return simdjson::SUCCESS;
+  };
+
+  od::parser& parser = im.parsers[0];
+  od::document doc;
+  if (auto e = parser.iterate(buf.data(), buf.size(), buf.capacity() + PaddedBuffer::kPadding).get(doc))
+    return Fail(JsonError(e));
+  od::json_type t;
+  if (auto e = doc.type().get(t)) return Fail(JsonError(e));
+  if (t == od::json_type::array) {
+    od::array arr;
+    if (auto e = doc.get_array().get(arr)) return Fail(JsonError(e));
+    if (auto e = collect_array(arr)) return Fail(JsonError(e));
+    if (!AtEnd(doc)) return Fail(JsonError(simdjson::TRAILING_CONTENT));
+    return decode_elements();
+  }
+  if (t != od::json_type::object)
+    return Fail("request body is a JSON {}; expected an object, {{\"events\":[...]}}, or NDJSON", JsonTypeName(t));
+  // {"events":[…]} (the only key) is a batch; any other object is one event.
+  od::object obj;
+  if (auto e = doc.get_object().get(obj)) return Fail(JsonError(e));
+  bool batch_form = false;
+  size_t keys = 0;
+  simdjson::error_code err = simdjson::SUCCESS;
+  for (auto field : obj) {
+    ++keys;
+    std::string_view key;
+    if ((err = field.unescaped_key().get(key))) break;
+    od::value v;
+    if ((err = field.value().get(v))) break;
+    od::json_type vt;
+    if ((err = v.type().get(vt))) break;
+    if (keys == 1 && key == "events" && vt == od::json_type::array) {
+      od::array arr;
+      if ((err = v.get_array().get(arr))) break;
+      if ((err = collect_array(arr))) break;
+      batch_form = true;
+    } else {
+      batch_form = false;
+    }
+  }
+  if (!err && !AtEnd(doc)) err = simdjson::TRAILING_CONTENT;
+  if (err) return Fail(JsonError(err));
+  if (batch_form && keys == 1) return decode_elements();
+  if (auto r = im.Decode(text.data() + start, text.size() - start, batch, 0); r) {
+    st.events = 1;
+  } else {
+    st.rejected = 1;
+    if (rejects) rejects->push_back({0, std::move(r.error().message)});
+  }
+  return st;
+}
+
+}  // namespace weir::codec

@@ -1,0 +1,105 @@
+// Decoding JSON events into batch rows, reading only the fields the pipeline uses.
+//
+// The decoder walks each object once (simdjson On-Demand) against a trie of the layout's input
+// paths; every other field is skipped without being materialised. Strings without escapes point
+// straight into the input buffer; escaped ones are unescaped into the batch arena. Objects and
+// arrays that a path names are kept as raw JSON text.
+//
+// Change envelopes are recognised, so CDC streams can be replayed through JSON sources:
+//   native   {"op":"u","before":{…},"after":{…},"ts_ms":…}    (op c/r/u/d, as DeltaForge writes)
+//   debezium {"payload":{"op":…,"before":…,"after":…,"ts_ms":…}} or the payload alone
+// Field paths then address the row (`status`, not `after.status`): an insert adds the `after`
+// row with weight +1, a delete retracts the `before` row (weight -1), and an update does both.
+// Envelope fields stay reachable under `_op`, `_ts_ms`, `_source.<field>` and `_table`.
+//
+//   JsonDecoder dec(layout);
+//   auto buf = PaddedBuffer::Copy(body);
+//   Batch batch(layout.width());
+//   DecodeStats st = dec.DecodeNdjson(*buf, batch, &rejects);
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "weir/base/result.h"
+#include "weir/model/batch.h"
+#include "weir/model/layout.h"
+
+namespace weir::codec {
+
+/// Bytes followed by the zeroed padding simdjson needs to read past the end safely.
+class PaddedBuffer {
+ public:
+  static constexpr size_t kPadding = 64;
+  static std::shared_ptr<PaddedBuffer> Allocate(size_t capacity);
+  static std::shared_ptr<PaddedBuffer> Copy(std::string_view bytes);
+  /// Takes over a string's bytes (appending the padding to it).
+  static std::shared_ptr<PaddedBuffer> Adopt(std::string&& bytes);
+
+  char* data() { return data_; }
+  const char* data() const { return data_; }
+  size_t size() const { return size_; }
+  size_t capacity() const { return capacity_; }
+  /// Sets the used size (<= capacity) and zeroes the padding after it.
+  void Resize(size_t n);
+  std::string_view view() const { return {data_, size_}; }
+
+ private:
+  std::string storage_;
+  char* data_ = nullptr;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
+/// An event that could not be decoded: its position in the request or file, and why.
+struct Reject {
+  size_t index;  ///< 0-based event index (NDJSON: line among non-empty lines)
+  std::string reason;
+};
+
+struct DecodeStats {
+  size_t events = 0;    ///< events decoded into rows (an update counts once)
+  size_t rejected = 0;  ///< events rejected
+};
+
+struct DecodeOptions {
+  size_t max_event_bytes = 1 << 20;  ///< larger events are rejected
+  bool envelopes = true;             ///< recognise change envelopes
+};
+
+/// Decodes JSON objects into rows of a Layout. One decoder per thread (it owns parser state).
+class JsonDecoder {
+ public:
+  explicit JsonDecoder(const Layout& layout, DecodeOptions options = {});
+  ~JsonDecoder();
+  JsonDecoder(const JsonDecoder&) = delete;
+  JsonDecoder& operator=(const JsonDecoder&) = delete;
+
+  /// Decodes one JSON object occupying [begin, begin+len) of a buffer that has at least
+  /// PaddedBuffer::kPadding readable bytes after it. Adds one or two rows (an update adds two);
+  /// on error adds none and returns the reason.
+  Status DecodeObject(const char* begin, size_t len, Batch& batch);
+
+  /// Decodes newline-delimited JSON; blank lines are ignored. The buffer must be held by the
+  /// batch (batch.Hold) as rows point into it. Rejected lines are appended to `rejects`.
+  DecodeStats DecodeNdjson(const PaddedBuffer& buf, Batch& batch, std::vector<Reject>* rejects);
+  /// Same, over the range [begin, end) of a padded buffer (end may be before the buffer's end).
+  DecodeStats DecodeNdjsonRange(const char* begin, const char* end, Batch& batch, std::vector<Reject>* rejects);
+
+  /// Decodes an HTTP request body: one JSON object, {"events":[…]} or a JSON array of objects.
+  /// A body that is not JSON at all, or of another shape, is an error (nothing decoded);
+  /// individual events that are not objects are rejected by index.
+  Result<DecodeStats> DecodeDocument(const PaddedBuffer& buf, Batch& batch, std::vector<Reject>* rejects);
+
+  const Layout& layout() const { return layout_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  const Layout& layout_;
+};
+
+}  // namespace weir::codec

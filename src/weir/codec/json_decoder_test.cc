@@ -1,0 +1,205 @@
+#include "weir/codec/json_decoder.h"
+
+#include <gtest/gtest.h>
+
+namespace weir::codec {
+namespace {
+
+struct Fixture : ::testing::Test {
+  Layout layout;
+  uint32_t type = layout.Intern("event_type");
+  uint32_t amount = layout.Intern("properties.amount");
+  uint32_t currency = layout.Intern("properties.currency");
+  uint32_t props = layout.Intern("properties");
+  uint32_t ts = layout.Intern("ts_ms");
+  uint32_t computed = layout.Intern("hour", true);
+
+  Batch Decode(std::string_view ndjson, std::vector<Reject>* rejects = nullptr, DecodeStats* stats = nullptr) {
+    JsonDecoder dec(layout);
+    auto buf = PaddedBuffer::Copy(ndjson);
+    Batch b(layout.width());
+    b.Hold(buf);
+    DecodeStats st = dec.DecodeNdjson(*buf, b, rejects);
+    if (stats) *stats = st;
+    return b;
+  }
+};
+
+TEST_F(Fixture, ReadsOnlyLayoutFields) {
+  Batch b = Decode(R"({"event_type":"purchase","x":[1,2,{"y":3}],"properties":{"amount":9.5,"currency":"USD","z":1}})");
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b.at(0, type).as_string(), "purchase");
+  EXPECT_DOUBLE_EQ(b.at(0, amount).as_double(), 9.5);
+  EXPECT_EQ(b.at(0, currency).as_string(), "USD");
+  ASSERT_TRUE(b.at(0, props).is_json());
+  EXPECT_EQ(b.at(0, props).as_string(), R"({"amount":9.5,"currency":"USD","z":1})");
+  EXPECT_TRUE(b.at(0, ts).is_null());
+  EXPECT_TRUE(b.at(0, computed).is_null());
+  EXPECT_EQ(b.weight(0), 1);
+}
+
+TEST_F(Fixture, TypesAndEscapes) {
+  Batch b = Decode(
+      "{\"event_type\":\"a\\\"b\\u00e9\",\"properties\":{\"amount\":42,\"currency\":null}}\n"
+      "{\"event_type\":true,\"properties\":{\"amount\":18446744073709551615,\"currency\":[1]}}\n");
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b.at(0, type).as_string(), "a\"b\xc3\xa9");
+  EXPECT_TRUE(b.at(0, amount).is_int());
+  EXPECT_EQ(b.at(0, amount).as_int(), 42);
+  EXPECT_TRUE(b.at(0, currency).is_null());
+  EXPECT_TRUE(b.at(1, type).is_bool());
+  EXPECT_TRUE(b.at(1, amount).is_double());
+  EXPECT_EQ(b.at(1, currency).as_string(), "[1]");
+}
+
+TEST_F(Fixture, PathThroughNonObjectIsNull) {
+  Batch b = Decode(R"({"properties":"flat"})");
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b.at(0, props).as_string(), "flat");
+  EXPECT_TRUE(b.at(0, amount).is_null());
+}
+
+TEST_F(Fixture, NdjsonRejectsBadLinesAndKeepsGoodOnes) {
+  std::vector<Reject> rejects;
+  DecodeStats st;
+  Batch b = Decode("{\"event_type\":\"a\"}\n\n{bad json}\r\n[1,2]\n  {\"event_type\":\"b\"}  \n{\"event_type\":\"c\"} trailing\n",
+                   &rejects, &st);
+  EXPECT_EQ(st.events, 2u);
+  EXPECT_EQ(st.rejected, 3u);
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b.at(1, type).as_string(), "b");
+  EXPECT_EQ(b.raw(1), R"({"event_type":"b"})");
+  ASSERT_EQ(rejects.size(), 3u);
+  EXPECT_EQ(rejects[0].index, 1u);
+  EXPECT_NE(rejects[0].reason.find("malformed JSON"), std::string::npos);
+  EXPECT_EQ(rejects[1].index, 2u);
+  EXPECT_NE(rejects[1].reason.find("not a JSON object"), std::string::npos);
+  EXPECT_EQ(rejects[2].index, 4u);
+}
+
+TEST_F(Fixture, OversizeEventRejected) {
+  JsonDecoder dec(layout, DecodeOptions{.max_event_bytes = 20});
+  auto buf = PaddedBuffer::Copy(R"({"event_type":"a very long value here"})");
+  Batch b(layout.width());
+  std::vector<Reject> rejects;
+  dec.DecodeNdjson(*buf, b, &rejects);
+  ASSERT_EQ(rejects.size(), 1u);
+  EXPECT_NE(rejects[0].reason.find("larger than the limit of 20 bytes"), std::string::npos);
+}
+
+TEST_F(Fixture, DocumentForms) {
+  JsonDecoder dec(layout);
+  {
+    auto buf = PaddedBuffer::Copy(R"({"event_type":"one"})");
+    Batch b(layout.width());
+    auto st = dec.DecodeDocument(*buf, b, nullptr);
+    ASSERT_TRUE(st);
+    EXPECT_EQ(st->events, 1u);
+    EXPECT_EQ(b.at(0, type).as_string(), "one");
+  }
+  {
+    auto buf = PaddedBuffer::Copy(R"( {"events":[{"event_type":"a"}, 5, {"event_type":"b"}]} )");
+    Batch b(layout.width());
+    std::vector<Reject> rejects;
+    auto st = dec.DecodeDocument(*buf, b, &rejects);
+    ASSERT_TRUE(st);
+    EXPECT_EQ(st->events, 2u);
+    EXPECT_EQ(st->rejected, 1u);
+    ASSERT_EQ(rejects.size(), 1u);
+    EXPECT_EQ(rejects[0].index, 1u);
+    EXPECT_EQ(b.at(1, type).as_string(), "b");
+  }
+  {
+    auto buf = PaddedBuffer::Copy(R"([{"event_type":"a"},{"event_type":"b"}])");
+    Batch b(layout.width());
+    auto st = dec.DecodeDocument(*buf, b, nullptr);
+    ASSERT_TRUE(st);
+    EXPECT_EQ(st->events, 2u);
+  }
+  {
+    // An object with an "events" key among others is a single event.
+    auto buf = PaddedBuffer::Copy(R"({"event_type":"x","events":[1]})");
+    Batch b(layout.width());
+    auto st = dec.DecodeDocument(*buf, b, nullptr);
+    ASSERT_TRUE(st);
+    EXPECT_EQ(st->events, 1u);
+    EXPECT_EQ(b.at(0, type).as_string(), "x");
+  }
+  for (std::string_view bad : {"{\"event_type\":", "", "  ", "42", "{\"a\":1} {\"b\":2}"}) {
+    auto buf = PaddedBuffer::Copy(bad);
+    Batch b(layout.width());
+    EXPECT_FALSE(dec.DecodeDocument(*buf, b, nullptr)) << bad;
+    EXPECT_EQ(b.size(), 0u);
+  }
+}
+
+TEST_F(Fixture, NativeEnvelopeUpdateRetractsAndInserts) {
+  Layout l;
+  uint32_t status = l.Intern("status");
+  uint32_t total = l.Intern("total");
+  uint32_t ts_ms = l.Intern("ts_ms");
+  uint32_t table = l.Intern("source.table");
+  JsonDecoder dec(l);
+  auto buf = PaddedBuffer::Copy(
+      R"({"before":{"id":1,"status":"pending","total":10},"after":{"id":1,"status":"completed","total":12},"source":{"table":"orders"},"op":"u","ts_ms":1705312200000})"
+      "\n"
+      R"({"before":null,"after":{"id":2,"status":"pending","total":5},"op":"c","ts_ms":1})"
+      "\n"
+      R"({"before":{"id":2,"status":"pending","total":5},"after":null,"op":"d","ts_ms":2})"
+      "\n"
+      R"({"before":null,"after":null,"op":"x"})");
+  Batch b(l.width());
+  std::vector<Reject> rejects;
+  DecodeStats st = dec.DecodeNdjson(*buf, b, &rejects);
+  EXPECT_EQ(st.events, 4u);
+  ASSERT_EQ(b.size(), 5u);
+  EXPECT_EQ(b.weight(0), -1);
+  EXPECT_EQ(b.at(0, status).as_string(), "pending");
+  EXPECT_EQ(b.at(0, total).as_int(), 10);
+  EXPECT_EQ(b.at(0, ts_ms).as_int(), 1705312200000);
+  EXPECT_EQ(b.at(0, table).as_string(), "orders");
+  EXPECT_EQ(b.weight(1), 1);
+  EXPECT_EQ(b.at(1, status).as_string(), "completed");
+  EXPECT_EQ(b.at(1, table).as_string(), "orders");
+  EXPECT_EQ(b.weight(2), 1);
+  EXPECT_EQ(b.at(2, total).as_int(), 5);
+  EXPECT_EQ(b.weight(3), -1);
+  EXPECT_EQ(b.at(3, ts_ms).as_int(), 2);
+  // "op":"x" with null images is not a change envelope: an ordinary event.
+  EXPECT_EQ(rejects.size(), 0u);
+  EXPECT_EQ(b.weight(4), 1);
+}
+
+TEST_F(Fixture, DebeziumPayload) {
+  Layout l;
+  uint32_t status = l.Intern("status");
+  uint32_t ts_ms = l.Intern("ts_ms");
+  JsonDecoder dec(l);
+  auto buf = PaddedBuffer::Copy(
+      R"({"schema":{"type":"struct"},"payload":{"before":{"status":"a"},"after":{"status":"b"},"op":"u","ts_ms":7}})");
+  Batch b(l.width());
+  DecodeStats st = dec.DecodeNdjson(*buf, b, nullptr);
+  EXPECT_EQ(st.events, 1u);
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b.weight(0), -1);
+  EXPECT_EQ(b.at(0, status).as_string(), "a");
+  EXPECT_EQ(b.at(1, status).as_string(), "b");
+  EXPECT_EQ(b.at(1, ts_ms).as_int(), 7);
+  EXPECT_EQ(b.raw(1).substr(0, 10), R"({"schema":)");
+}
+
+TEST_F(Fixture, EnvelopeWithUnknownOpIsRejected) {
+  Layout l;
+  l.Intern("status");
+  JsonDecoder dec(l);
+  auto buf = PaddedBuffer::Copy(R"({"after":{"status":"a"},"op":"zz"})");
+  Batch b(l.width());
+  std::vector<Reject> rejects;
+  dec.DecodeNdjson(*buf, b, &rejects);
+  ASSERT_EQ(rejects.size(), 1u);
+  EXPECT_NE(rejects[0].reason.find("unknown op 'zz'"), std::string::npos);
+  EXPECT_EQ(b.size(), 0u);
+}
+
+}  // namespace
+}  // namespace weir::codec

@@ -1,0 +1,151 @@
+#include "weir/model/key_codec.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace weir {
+namespace {
+
+enum Tag : uint8_t {
+  kNullTag = 0x01,
+  kFalseTag = 0x02,
+  kTrueTag = 0x03,
+  kNumberTag = 0x10,
+  kTimeTag = 0x20,
+  kStringTag = 0x30,
+  kJsonTag = 0x40,
+};
+
+void PutBigEndian(uint64_t v, std::string& out) {
+  char b[8];
+  for (int i = 7; i >= 0; --i) {
+    b[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  out.append(b, 8);
+}
+
+uint64_t GetBigEndian(std::string_view& in) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8 && i < static_cast<int>(in.size()); ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  in.remove_prefix(std::min<size_t>(8, in.size()));
+  return v;
+}
+
+uint64_t SortableDouble(double d) {
+  if (d == 0) d = 0;  // -0.0 sorts as 0.0
+  uint64_t bits;
+  std::memcpy(&bits, &d, 8);
+  return (bits & (1ULL << 63)) ? ~bits : bits | (1ULL << 63);
+}
+
+double FromSortableDouble(uint64_t bits) {
+  bits = (bits & (1ULL << 63)) ? bits & ~(1ULL << 63) : ~bits;
+  double d;
+  std::memcpy(&d, &bits, 8);
+  return d;
+}
+
+uint64_t SortableInt(int64_t i) { return static_cast<uint64_t>(i) ^ (1ULL << 63); }
+int64_t FromSortableInt(uint64_t u) { return static_cast<int64_t>(u ^ (1ULL << 63)); }
+
+// Strings: bytes with 0x00 escaped as 0x00 0xFF, terminated by 0x00 0x01.
+void PutBytes(std::string_view s, std::string& out) {
+  size_t start = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\0') {
+      out.append(s.data() + start, i - start + 1);
+      out.push_back(static_cast<char>(0xFF));
+      start = i + 1;
+    }
+  }
+  out.append(s.data() + start, s.size() - start);
+  out.push_back('\0');
+  out.push_back('\x01');
+}
+
+std::string_view GetBytes(std::string_view& in, Arena* arena) {
+  size_t i = 0;
+  bool escaped = false;
+  while (i + 1 < in.size()) {
+    if (in[i] == '\0') {
+      if (in[i + 1] == '\x01') break;
+      escaped = true;
+      i += 2;
+      continue;
+    }
+    ++i;
+  }
+  std::string_view raw = in.substr(0, i);
+  in.remove_prefix(std::min(in.size(), i + 2));
+  if (!escaped) return raw;
+  std::string tmp;
+  for (size_t k = 0; k < raw.size(); ++k) {
+    tmp.push_back(raw[k]);
+    if (raw[k] == '\0') ++k;  // skip the 0xFF escape
+  }
+  return arena ? arena->Copy(tmp) : std::string_view();
+}
+
+}  // namespace
+
+void EncodeKey(const Value& v, std::string& out) {
+  switch (v.type()) {
+    case ValueType::kNull: out.push_back(static_cast<char>(kNullTag)); break;
+    case ValueType::kBool: out.push_back(static_cast<char>(v.as_bool() ? kTrueTag : kFalseTag)); break;
+    case ValueType::kInt:
+      out.push_back(static_cast<char>(kNumberTag));
+      PutBigEndian(SortableDouble(static_cast<double>(v.as_int())), out);
+      out.push_back('\0');
+      PutBigEndian(SortableInt(v.as_int()), out);
+      break;
+    case ValueType::kDouble: {
+      double d = v.as_double();
+      if (d == std::trunc(d) && d >= -9.2e18 && d <= 9.2e18) {
+        EncodeKey(Value::Int(static_cast<int64_t>(d)), out);
+        break;
+      }
+      out.push_back(static_cast<char>(kNumberTag));
+      PutBigEndian(SortableDouble(d), out);
+      out.push_back('\x01');
+      break;
+    }
+    case ValueType::kTimestamp:
+      out.push_back(static_cast<char>(kTimeTag));
+      PutBigEndian(SortableInt(v.as_time()), out);
+      break;
+    case ValueType::kString:
+      out.push_back(static_cast<char>(kStringTag));
+      PutBytes(v.as_string(), out);
+      break;
+    case ValueType::kJson:
+      out.push_back(static_cast<char>(kJsonTag));
+      PutBytes(v.as_string(), out);
+      break;
+  }
+}
+
+Value DecodeKey(std::string_view& in, Arena* arena) {
+  if (in.empty()) return Value::Null();
+  uint8_t tag = static_cast<uint8_t>(in[0]);
+  in.remove_prefix(1);
+  switch (tag) {
+    case kNullTag: return Value::Null();
+    case kFalseTag: return Value::Bool(false);
+    case kTrueTag: return Value::Bool(true);
+    case kNumberTag: {
+      double d = FromSortableDouble(GetBigEndian(in));
+      if (in.empty()) return Value::Double(d);
+      char kind = in[0];
+      in.remove_prefix(1);
+      if (kind == '\0') return Value::Int(FromSortableInt(GetBigEndian(in)));
+      return Value::Double(d);
+    }
+    case kTimeTag: return Value::Time(FromSortableInt(GetBigEndian(in)));
+    case kStringTag: return Value::String(GetBytes(in, arena));
+    case kJsonTag: return Value::Json(GetBytes(in, arena));
+    default: in = {}; return Value::Null();
+  }
+}
+
+}  // namespace weir

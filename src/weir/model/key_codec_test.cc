@@ -1,0 +1,50 @@
+#include "weir/model/key_codec.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+namespace weir {
+namespace {
+
+std::string Enc(const Value& v) {
+  std::string s;
+  EncodeKey(v, s);
+  return s;
+}
+
+TEST(KeyCodec, OrderMatchesCompareTotal) {
+  std::string a("a\0b", 3), a2("a\0", 2);
+  std::vector<Value> vals = {Value::Null(),       Value::Bool(false),      Value::Bool(true),   Value::Int(-5),
+                             Value::Double(-4.5), Value::Int(0),           Value::Double(0.25), Value::Int(1),
+                             Value::Int(1LL << 60), Value::Double(1e300),  Value::Time(5),      Value::String(""),
+                             Value::String(a2),   Value::String(a),        Value::String("a"),  Value::String("b")};
+  for (const Value& x : vals)
+    for (const Value& y : vals) {
+      int c = CompareTotal(x, y);
+      int e = Enc(x).compare(Enc(y));
+      EXPECT_EQ(c < 0, e < 0) << ToText(x) << " vs " << ToText(y);
+      EXPECT_EQ(c == 0, e == 0) << ToText(x) << " vs " << ToText(y);
+    }
+}
+
+TEST(KeyCodec, RoundTripsTuples) {
+  Arena arena;
+  std::string a("x\0y", 3);
+  std::string key;
+  std::vector<Value> in = {Value::String(a), Value::Int(-7), Value::Double(2.5), Value::Null(), Value::Bool(true),
+                           Value::Time(99), Value::String("USD")};
+  for (auto& v : in) EncodeKey(v, key);
+  std::string_view p = key;
+  for (auto& v : in) {
+    Value got = DecodeKey(p, &arena);
+    EXPECT_TRUE(got.IdenticalTo(v)) << ToText(v) << " got " << ToText(got);
+  }
+  EXPECT_TRUE(p.empty());
+}
+
+TEST(KeyCodec, IntegralDoubleEqualsInt) { EXPECT_EQ(Enc(Value::Double(3.0)), Enc(Value::Int(3))); }
+
+}  // namespace
+}  // namespace weir
