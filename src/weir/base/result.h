@@ -42,9 +42,9 @@ inline Status Ok() { return {}; }
 #define WEIR_CONCAT_INNER(a, b) a##b
 #define WEIR_CONCAT(a, b) WEIR_CONCAT_INNER(a, b)
 
-#define WEIR_RETURN_IF_ERROR(expr)                                        \
+#define WEIR_RETURN_IF_ERROR(...)                                         \
   do {                                                                    \
-    if (auto weir_status_ = (expr); !weir_status_)                        \
+    if (auto weir_status_ = (__VA_ARGS__); !weir_status_)                 \
       return std::unexpected<::weir::Error>(std::move(weir_status_).error()); \
   } while (0)
 

@@ -1,17 +1,281 @@
 #include "weir/cli/cli.h"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "weir/base/log.h"
+#include "weir/connectors/connectors.h"
+#include "weir/operators/processors.h"
+#include "weir/runtime/pipeline.h"
+#include "weir/server/api.h"
+#include "weir/server/http_server.h"
+#include "weir/simulate/simulator.h"
+#include "weir/spec/spec.h"
 
 namespace weir::cli {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+runtime::Registry MakeRegistry() {
+  runtime::Registry r;
+  operators::RegisterOperators(r);
+  connectors::RegisterConnectors(r);
+  return r;
+}
+
+/// Loads and plans a pipeline; prints every problem to stderr. nullptr on any error.
+std::unique_ptr<runtime::Pipeline> LoadPipeline(const std::string& path, const runtime::PipelineOptions& options,
+                                                const runtime::Registry& registry, spec::Pipeline& spec_out) {
+  spec::Diagnostics diags;
+  auto spec = spec::LoadFile(path, diags);
+  std::unique_ptr<runtime::Pipeline> pipeline;
+  if (spec && diags.ok()) {
+    spec_out = *spec;
+    pipeline = runtime::Pipeline::Plan(spec_out, registry, options, diags);
+  }
+  if (!diags.all().empty()) std::cerr << diags.Format();
+  if (!diags.ok()) {
+    std::cerr << fmt::format("{}: {} error{}\n", path, diags.error_count(), diags.error_count() == 1 ? "" : "s");
+    return nullptr;
+  }
+  return pipeline;
+}
+
+int Validate(const std::string& path) {
+  auto registry = MakeRegistry();
+  spec::Pipeline spec;
+  auto pipeline = LoadPipeline(path, {}, registry, spec);
+  if (!pipeline) return 1;
+  std::cout << fmt::format("{}: ok (pipeline '{}': {} source{}, {} processor{}, {} metric{}, {} sink{})\n", path,
+                           spec.name, spec.sources.size(), spec.sources.size() == 1 ? "" : "s",
+                           spec.processors.size(), spec.processors.size() == 1 ? "" : "s", spec.metrics.size(),
+                           spec.metrics.size() == 1 ? "" : "s", spec.sinks.size(), spec.sinks.size() == 1 ? "" : "s");
+  return 0;
+}
+
+struct RunOptions {
+  std::string pipeline;
+  std::string listen;
+  std::string data_dir;
+  std::string web_dir;
+};
+
+int Run(const RunOptions& o) {
+  // Signals are taken by a dedicated thread (sigwait), so block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto registry = MakeRegistry();
+  spec::Pipeline spec;
+  runtime::PipelineOptions options;
+  options.data_dir = o.data_dir;
+  auto pipeline = LoadPipeline(o.pipeline, options, registry, spec);
+  if (!pipeline) return 2;
+
+  std::string host = spec.server.host;
+  uint16_t port = spec.server.port;
+  if (!o.listen.empty()) {
+    auto l = spec::ParseListen(o.listen);
+    if (!l) {
+      std::cerr << "--listen: " << l.error().message << "\n";
+      return 2;
+    }
+    std::tie(host, port) = *l;
+  }
+
+  std::unique_ptr<server::HttpServer> http;
+  if (spec.server.enabled) {
+    auto made = server::HttpServer::Make({.host = host, .port = port});
+    if (!made) {
+      std::cerr << "error: " << made.error().message << "\n";
+      return 1;
+    }
+    http = std::move(*made);
+    if (auto st = server::RegisterApi(*http, *pipeline); !st) {
+      std::cerr << "error: " << st.error().message << "\n";
+      return 2;
+    }
+    if (!o.web_dir.empty()) {
+      if (auto st = http->ServeStatic("/", o.web_dir); !st) WEIR_LOG_WARN("dashboard: {}", st.error().message);
+    }
+  }
+
+  if (auto st = pipeline->Start(); !st) {
+    std::cerr << "error: " << st.error().message << "\n";
+    return 1;
+  }
+  if (http) {
+    if (auto st = http->Start(); !st) {
+      std::cerr << "error: " << st.error().message << "\n";
+      pipeline->Stop();
+      return 1;
+    }
+    std::string base = fmt::format("http://{}:{}", host, http->port());
+    WEIR_LOG_INFO("pipeline '{}' running; API on {}", spec.name, base);
+    std::cerr << fmt::format(
+        "\nWeir is running pipeline '{}'.\n"
+        "  health      {}/health\n"
+        "  status      {}/api/v1/status\n"
+        "  metrics     {}/api/v1/metrics\n",
+        spec.name, base, base, base);
+    for (const MetricSchema* m : pipeline->metric_schemas())
+      std::cerr << fmt::format("              {}/api/v1/metrics/{}\n", base, m->id);
+    for (auto* ep : pipeline->ingest_endpoints())
+      std::cerr << fmt::format(
+          "  ingest      curl -X POST {}{} -H 'Content-Type: application/json' -d '{{\"event_type\":\"page_view\"}}'\n",
+          base, ep->path());
+    std::cerr << "Press Ctrl-C to stop.\n\n";
+  }
+
+  // Wait for: a signal, the end of every bounded input, or a fatal pipeline error.
+  std::atomic<bool> finished{false};
+  std::thread waiter;
+  if (pipeline->bounded()) {
+    waiter = std::thread([&] {
+      pipeline->WaitUntilDone();
+      if (!finished.exchange(true)) kill(getpid(), SIGTERM);  // wakes sigwait below
+    });
+  } else {
+    waiter = std::thread([&] {
+      pipeline->WaitUntilDone();  // returns on failure
+      if (!finished.exchange(true)) kill(getpid(), SIGTERM);
+    });
+  }
+  int sig = 0;
+  sigwait(&signals, &sig);
+  if (!finished) WEIR_LOG_INFO("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  finished = true;
+  if (http) http->Stop(std::chrono::seconds(5));
+  pipeline->Stop();
+  waiter.join();
+  if (auto f = pipeline->failure()) {
+    std::cerr << "error: " << f->message << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+struct SimulateOptions {
+  std::string scenario = "ecommerce";
+  uint64_t count = 1000;
+  uint64_t seed = 1;
+  double rate = 0;
+  std::string start;
+  std::string format = "ndjson";
+  std::string output;
+  std::string disorder = "3s";
+  std::vector<std::string> params;
+};
+
+int Simulate(const SimulateOptions& o) {
+  simulate::Options opt;
+  opt.seed = o.seed;
+  if (!o.start.empty()) {
+    auto t = ParseIso8601(o.start);
+    if (!t) {
+      std::cerr << "--start: expected an ISO-8601 time, found '" << o.start << "'\n";
+      return 2;
+    }
+    opt.start_time = *t;
+  }
+  auto d = ParseDuration(o.disorder);
+  if (!d) {
+    std::cerr << "--max-disorder: " << d.error().message << "\n";
+    return 2;
+  }
+  opt.max_disorder = *d;
+  for (const auto& p : o.params) {
+    size_t eq = p.find('=');
+    if (eq == std::string::npos) {
+      std::cerr << "--param: expected NAME=VALUE, found '" << p << "'\n";
+      return 2;
+    }
+    opt.params[p.substr(0, eq)] = p.substr(eq + 1);
+  }
+  if (o.rate > 0) opt.events_per_second_of_event_time = o.rate;
+  auto scenario = simulate::MakeScenario(o.scenario, opt);
+  if (!scenario) {
+    std::cerr << "error: " << scenario.error().message << "\n";
+    return 2;
+  }
+  FILE* out = stdout;
+  if (!o.output.empty() && o.output != "-") {
+    out = std::fopen(o.output.c_str(), "wb");
+    if (!out) {
+      std::cerr << "error: cannot write " << o.output << ": " << std::strerror(errno) << "\n";
+      return 1;
+    }
+  }
+  std::string buf;
+  buf.reserve(1 << 20);
+  uint64_t left = o.count;
+  while (left > 0) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(left, 2048));
+    buf.clear();
+    (*scenario)->NextLines(buf, n);
+    if (std::fwrite(buf.data(), 1, buf.size(), out) != buf.size()) {
+      std::cerr << "error: write failed: " << std::strerror(errno) << "\n";
+      return 1;
+    }
+    left -= n;
+  }
+  if (out != stdout) std::fclose(out);
+  else std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
 
 int Main(int argc, char** argv) {
-  CLI::App app{"Weir: real-time stream analytics in one program"};
+  CLI::App app{"Weir: real-time stream analytics in one program, declared in one YAML file"};
   app.require_subcommand(1);
-  auto* version = app.add_subcommand("version", "Print the version");
-  version->callback([] { std::cout << "weir 0.1.0\n"; });
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")->envname("WEIR_LOG");
+
+  RunOptions run;
+  auto* run_cmd = app.add_subcommand("run", "Run a pipeline");
+  run_cmd->add_option("pipeline", run.pipeline, "Pipeline file (YAML)")->required()->check(CLI::ExistingFile);
+  run_cmd->add_option("--listen", run.listen, "HTTP address, e.g. 127.0.0.1:8080 (overrides spec.server.listen)");
+  run_cmd->add_option("--data-dir", run.data_dir, "Directory for durable state (default .weir/<pipeline name>)");
+  run_cmd->add_option("--web-dir", run.web_dir, "Directory of dashboard files served at /");
+
+  std::string validate_path;
+  auto* validate_cmd = app.add_subcommand("validate", "Check a pipeline file and report every error");
+  validate_cmd->add_option("pipeline", validate_path, "Pipeline file (YAML)")->required()->check(CLI::ExistingFile);
+
+  SimulateOptions sim;
+  auto* sim_cmd = app.add_subcommand("simulate", "Write generated events as NDJSON");
+  sim_cmd->add_option("--scenario", sim.scenario, "ecommerce or campaigns")->capture_default_str();
+  sim_cmd->add_option("--count,-n", sim.count, "Number of events")->capture_default_str();
+  sim_cmd->add_option("--seed", sim.seed, "Random seed (same seed, same events)")->capture_default_str();
+  sim_cmd->add_option("--rate", sim.rate, "Events per second of event time (default 1000)");
+  sim_cmd->add_option("--start", sim.start, "Event time of the first event (ISO-8601)");
+  sim_cmd->add_option("--max-disorder", sim.disorder, "How far timestamps may run backwards")->capture_default_str();
+  sim_cmd->add_option("--format", sim.format, "Output format")->check(CLI::IsMember({"ndjson"}))->capture_default_str();
+  sim_cmd->add_option("--output,-o", sim.output, "Output file (default stdout)");
+  sim_cmd->add_option("--param", sim.params, "Scenario parameter NAME=VALUE (repeatable)");
+
+  app.add_subcommand("version", "Print the version")->callback([] { std::cout << "weir " << kVersion << "\n"; });
+
   CLI11_PARSE(app, argc, argv);
+  InitLogging(log_level);
+  if (*run_cmd) return Run(run);
+  if (*validate_cmd) return Validate(validate_path);
+  if (*sim_cmd) return Simulate(sim);
   return 0;
 }
 

@@ -115,7 +115,7 @@ struct JsonDecoder::Impl {
     width = layout.width();
     for (uint32_t slot = 0; slot < layout.width(); ++slot) {
       const Layout::Field& f = layout.field(slot);
-      if (f.computed) continue;
+      if (!f.input) continue;
       int32_t node = 0;
       for (size_t i = 0; i < f.parts.size(); ++i) {
         TrieNode::Child* c = nullptr;

@@ -19,10 +19,12 @@ std::vector<std::string> SplitPath(std::string_view path) {
 
 uint32_t Layout::Intern(std::string_view path, bool computed) {
   if (auto slot = Find(path)) {
-    if (computed) fields_[*slot].computed = true;
+    Field& f = fields_[*slot];
+    if (computed) f.computed = true;
+    else if (!f.computed) f.input = true;
     return *slot;
   }
-  fields_.push_back(Field{std::string(path), SplitPath(path), computed});
+  fields_.push_back(Field{std::string(path), SplitPath(path), !computed, computed});
   return static_cast<uint32_t>(fields_.size() - 1);
 }
 

@@ -26,11 +26,13 @@ class Layout {
   struct Field {
     std::string path;                ///< "properties.amount"
     std::vector<std::string> parts;  ///< {"properties", "amount"}
-    bool computed = false;           ///< written by a processor, not read from input
+    bool input = false;              ///< read from input by decoders
+    bool computed = false;           ///< written by a processor
   };
 
-  /// Returns the slot of `path`, adding it if new. A path first added as input and later as
-  /// computed becomes computed (a `set` may overwrite an input field).
+  /// Returns the slot of `path`, adding it if new. A path read before a processor computes it
+  /// is both input and computed (`set: {amount: amount * 100}` reads, then overwrites); a path
+  /// read only after it has been computed is not decoded from input.
   uint32_t Intern(std::string_view path, bool computed = false);
   std::optional<uint32_t> Find(std::string_view path) const;
 

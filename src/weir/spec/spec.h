@@ -2,7 +2,7 @@
 //
 //   spec::Diagnostics diags;
 //   std::optional<spec::Pipeline> p = spec::LoadFile("pipeline.yaml", diags);
-//   if (!diags.ok()) { std::cerr << diags.Format(); return 2; }
+//   if (!diags.ok()) { fmt::print(stderr, "{}", diags.Format()); return 2; }
 //
 // Shape (compatible with DeltaForge's apiVersion/kind/metadata/spec):
 //
@@ -35,6 +35,10 @@ namespace weir::spec {
 struct ExprText {
   std::string text;
   Location location;  ///< location of the first character of the expression
+  /// How many leading characters of `text` sit one-to-one on `location.line` from
+  /// `location.column` (npos: all of them, the usual inline case). Fewer when the scalar has
+  /// escapes, ${VAR} substitutions or continues on further lines.
+  size_t inline_chars = std::string::npos;
   bool empty() const { return text.empty(); }
 };
 
@@ -58,6 +62,8 @@ struct ProcessorSpec {
   std::string type;  ///< filter, set, ...
   ConfigNode node;   ///< the whole entry; processors read their own keys from it
   Location location;
+  ExprText where;                 ///< `filter`: the condition
+  std::vector<NamedExpr> fields;  ///< `set`: name -> expression, in file order
 };
 
 enum class WindowKind { kTumbling, kSliding, kSession, kCumulative, kNone };

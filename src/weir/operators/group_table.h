@@ -1,0 +1,63 @@
+// Interned group keys: each distinct tuple of group-by values gets a small integer id.
+//
+// Keys are kept in their order-preserving byte encoding (model/key_codec.h). Ids are reference
+// counted by the window panes that hold state for them, and recycled when no pane does, so a
+// high-cardinality key (user_id) does not grow memory forever.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <absl/container/flat_hash_map.h>
+
+namespace weir::operators {
+
+/// Group key bytes <-> dense ids, with reference counts.
+class GroupTable {
+ public:
+  /// Returns the id of `key`, creating it (with zero references) if new.
+  uint32_t Intern(std::string_view key) {
+    auto it = ids_.find(absl::string_view(key.data(), key.size()));
+    if (it != ids_.end()) return it->second;
+    uint32_t id;
+    if (!free_.empty()) {
+      id = free_.back();
+      free_.pop_back();
+      keys_[id].assign(key);
+      refs_[id] = 0;
+    } else {
+      id = static_cast<uint32_t>(keys_.size());
+      keys_.emplace_back(key);
+      refs_.push_back(0);
+    }
+    ids_.emplace(keys_[id], id);
+    return id;
+  }
+  const std::string& key(uint32_t id) const { return keys_[id]; }
+  void Ref(uint32_t id) { ++refs_[id]; }
+  /// Drops a reference; forgets the key when none is left.
+  void Unref(uint32_t id) {
+    if (--refs_[id] == 0) {
+      ids_.erase(absl::string_view(keys_[id].data(), keys_[id].size()));
+      keys_[id].clear();
+      keys_[id].shrink_to_fit();
+      free_.push_back(id);
+    }
+  }
+  size_t size() const { return ids_.size(); }
+  size_t memory_bytes() const {
+    size_t n = ids_.capacity() * (sizeof(std::string) + 8) + keys_.capacity() * sizeof(std::string);
+    for (const auto& k : keys_) n += k.capacity() > 15 ? k.capacity() : 0;
+    return n;
+  }
+
+ private:
+  absl::flat_hash_map<std::string, uint32_t> ids_;
+  std::vector<std::string> keys_;
+  std::vector<uint32_t> refs_;
+  std::vector<uint32_t> free_;
+};
+
+}  // namespace weir::operators

@@ -1,0 +1,588 @@
+#include "weir/operators/window_metric.h"
+
+#include <algorithm>
+#include <numeric>
+#include <set>
+
+#include <absl/container/flat_hash_map.h>
+#include <fmt/format.h>
+
+#include "weir/model/key_codec.h"
+
+namespace weir::operators {
+namespace {
+
+Timestamp SatSub(Timestamp a, Duration b) {
+  if (a == kMaxTimestamp) return kMaxTimestamp;
+  if (a < kMinTimestamp + b) return kMinTimestamp;
+  return a - b;
+}
+Timestamp SatAdd(Timestamp a, Duration b) {
+  if (a == kMinTimestamp) return kMinTimestamp;
+  if (a > kMaxTimestamp - b) return kMaxTimestamp;
+  return a + b;
+}
+
+std::optional<Timestamp> ToTime(const Value& v) {
+  switch (v.type()) {
+    case ValueType::kTimestamp: return v.as_time();
+    case ValueType::kInt: return EpochNumberToTimestamp(static_cast<double>(v.as_int()));
+    case ValueType::kDouble: return EpochNumberToTimestamp(v.as_double());
+    case ValueType::kString: return ParseIso8601(v.as_string());
+    default: return std::nullopt;
+  }
+}
+
+constexpr uint32_t kRowsPerChunk = 256;
+
+std::string WindowText(const spec::WindowSpec& w) {
+  switch (w.kind) {
+    case spec::WindowKind::kTumbling: return "tumbling " + FormatDuration(w.size);
+    case spec::WindowKind::kSliding: return fmt::format("sliding {} every {}", FormatDuration(w.size), FormatDuration(w.every));
+    case spec::WindowKind::kCumulative:
+      return fmt::format("cumulative {} every {}", FormatDuration(w.size), FormatDuration(w.every));
+    case spec::WindowKind::kSession: return "session gap " + FormatDuration(w.size);
+    case spec::WindowKind::kNone: return "none";
+  }
+  return "?";
+}
+
+void AppendTimeOrNull(std::string& s, Timestamp t) {
+  if (t == kMinTimestamp || t == kMaxTimestamp) {
+    s += "null";
+  } else {
+    AppendJson(s, Value::Time(t));
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Panes
+
+struct WindowMetric::Pane {
+  Timestamp start = 0;
+  absl::flat_hash_map<uint32_t, uint32_t> row_of;  // group id -> row
+  std::vector<uint32_t> group_of;                  // row -> group id
+  std::vector<uint8_t> dirty;                      // row changed since last emitted
+  std::vector<std::unique_ptr<char[]>> chunks;
+  uint32_t row_size = 0;
+  bool any_dirty = false;
+
+  char* row(uint32_t r) { return chunks[r / kRowsPerChunk].get() + static_cast<size_t>(r % kRowsPerChunk) * row_size; }
+  uint32_t rows() const { return static_cast<uint32_t>(group_of.size()); }
+  void ClearDirty() {
+    if (!any_dirty) return;
+    std::fill(dirty.begin(), dirty.end(), 0);
+    any_dirty = false;
+  }
+};
+
+WindowMetric::WindowMetric(MetricPlan plan) : plan_(std::move(plan)) {
+  key_count_ = static_cast<uint32_t>(plan_.group_by.size());
+  select_count_ = static_cast<uint32_t>(plan_.selects.size());
+  agg_count_ = static_cast<uint32_t>(plan_.aggregates.size());
+  Timestamp now = NowMillis();
+  for (const auto& in : plan_.inputs) inputs_.push_back({in.source, in.partition, kMinTimestamp, now, false});
+}
+
+WindowMetric::~WindowMetric() {
+  while (!panes_.empty()) DropPane(panes_.begin());
+}
+
+bool WindowMetric::Reads(uint32_t source) const {
+  return plan_.sources.empty() || std::find(plan_.sources.begin(), plan_.sources.end(), source) != plan_.sources.end();
+}
+
+Duration WindowMetric::pane_size() const {
+  switch (plan_.window.kind) {
+    case spec::WindowKind::kTumbling: return plan_.window.size;
+    case spec::WindowKind::kSliding:
+    case spec::WindowKind::kCumulative: return plan_.window.every;
+    default: return 0;
+  }
+}
+
+Timestamp WindowMetric::PaneOf(Timestamp t) const {
+  if (plan_.window.kind == spec::WindowKind::kNone) return 0;
+  return AlignDown(t, pane_size());
+}
+
+Timestamp WindowMetric::LastWindowEnd(Timestamp pane) const {
+  switch (plan_.window.kind) {
+    case spec::WindowKind::kTumbling:
+    case spec::WindowKind::kSliding: return SatAdd(pane, plan_.window.size);
+    case spec::WindowKind::kCumulative: return SatAdd(AlignDown(pane, plan_.window.size), plan_.window.size);
+    default: return kMaxTimestamp;
+  }
+}
+
+Timestamp WindowMetric::WindowStart(Timestamp end) const {
+  switch (plan_.window.kind) {
+    case spec::WindowKind::kTumbling:
+    case spec::WindowKind::kSliding: return SatSub(end, plan_.window.size);
+    case spec::WindowKind::kCumulative: return AlignDown(end - 1, plan_.window.size);
+    default: return kMinTimestamp;
+  }
+}
+
+WindowMetric::Pane& WindowMetric::PaneAt(Timestamp start) {
+  auto it = panes_.find(start);
+  if (it != panes_.end()) return it->second;
+  Pane& p = panes_[start];
+  p.start = start;
+  p.row_size = plan_.state_size;
+  return p;
+}
+
+char* WindowMetric::RowFor(Pane& pane, uint32_t group) {
+  auto [it, inserted] = pane.row_of.try_emplace(group, pane.rows());
+  uint32_t r = it->second;
+  if (inserted) {
+    if (r % kRowsPerChunk == 0)
+      pane.chunks.push_back(std::make_unique<char[]>(static_cast<size_t>(kRowsPerChunk) * pane.row_size));
+    pane.group_of.push_back(group);
+    pane.dirty.push_back(0);
+    groups_.Ref(group);
+    char* row = pane.row(r);
+    for (const auto& a : plan_.aggregates) a.fn->Init(row + a.offset);
+  }
+  pane.dirty[r] = 1;
+  pane.any_dirty = true;
+  return pane.row(r);
+}
+
+void WindowMetric::DropPane(std::map<Timestamp, Pane>::iterator it) {
+  Pane& p = it->second;
+  for (uint32_t r = 0; r < p.rows(); ++r) {
+    char* row = p.row(r);
+    for (const auto& a : plan_.aggregates)
+      if (a.fn->has_destructor()) a.fn->Destroy(row + a.offset);
+    groups_.Unref(p.group_of[r]);
+  }
+  panes_.erase(it);
+}
+
+WindowMetric::Input& WindowMetric::InputFor(uint32_t source, uint32_t partition) {
+  for (auto& in : inputs_)
+    if (in.source == source && in.partition == partition) return in;
+  inputs_.push_back({source, partition, kMinTimestamp, NowMillis(), false});
+  return inputs_.back();
+}
+
+Timestamp WindowMetric::HeldAt(Timestamp now, const Input* except) const {
+  Timestamp m = kMaxTimestamp;
+  bool active = false, idle = false;
+  for (const auto& in : inputs_) {
+    if (&in == except || in.ended) continue;
+    if (plan_.idle_timeout && now - in.last_seen > *plan_.idle_timeout) {
+      idle = true;
+      continue;
+    }
+    active = true;
+    m = std::min(m, in.max_time);
+  }
+  // Every remaining input idle: nothing moves the watermark (but nothing holds it either when
+  // another input is the one being processed).
+  if (!active && idle && !except) return kMinTimestamp;
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processing
+
+void WindowMetric::Process(Batch& batch, runtime::Emitter& out) {
+  const size_t n = batch.size();
+  if (n == 0) return;
+  Arena& arena = batch.arena();
+  const Timestamp now = NowMillis();
+  times_.resize(n);
+  keep_.assign(n, 1);
+  cols_.resize(n * std::max<size_t>(1, std::max<size_t>(key_count_, 2)));
+
+  if (plan_.where) {
+    plan_.where->EvalBatch(batch.values(), batch.width(), n, cols_.data(), arena);
+    for (size_t i = 0; i < n; ++i) keep_[i] = cols_[i].is_bool() && cols_[i].as_bool();
+  }
+  if (plan_.event_time) {
+    plan_.event_time->EvalBatch(batch.values(), batch.width(), n, cols_.data(), arena);
+    for (size_t i = 0; i < n; ++i) {
+      auto t = ToTime(cols_[i]);
+      times_[i] = t ? *t : kMinTimestamp;
+      if (!t && keep_[i]) {
+        keep_[i] = 0;
+        ++invalid_time_;
+      }
+    }
+  } else {
+    std::fill(times_.begin(), times_.end(), batch.ingest_time ? batch.ingest_time : now);
+  }
+
+  // Watermark as it moves record by record through the batch; records behind it whose last
+  // window is beyond the allowed lateness go to the late output.
+  LateBatch late{&plan_.schema, {}};
+  Input& in = InputFor(batch.origin.source, batch.origin.partition);
+  in.last_seen = now;
+  const Timestamp others = HeldAt(now, &in);
+  Timestamp part_max = in.max_time;
+  const bool windowed = plan_.window.kind != spec::WindowKind::kNone;
+  for (size_t i = 0; i < n; ++i) {
+    Timestamp t = times_[i];
+    if (t == kMinTimestamp) continue;
+    if (keep_[i] && windowed && plan_.event_time) {
+      Timestamp wm = std::max(watermark_, SatSub(std::min(others, part_max), plan_.watermark));
+      Timestamp last_end = LastWindowEnd(PaneOf(t));
+      if (SatAdd(last_end, plan_.allowed_lateness) <= wm) {
+        keep_[i] = 0;
+        ++late_;
+        late.records.push_back({t, WindowStart(PaneOf(t) + pane_size()), wm, batch.raw(i)});
+      }
+    }
+    part_max = std::max(part_max, t);
+  }
+  in.max_time = part_max;
+
+  // Group keys -> state rows.
+  const size_t K = key_count_;
+  for (size_t k = 0; k < K; ++k)
+    plan_.group_by[k]->EvalBatch(batch.values(), batch.width(), n, cols_.data() + k * n, arena);
+  rows_.assign(n, nullptr);
+  Pane* pane = nullptr;
+  for (size_t i = 0; i < n; ++i) {
+    if (!keep_[i]) continue;
+    Timestamp p = PaneOf(times_[i]);
+    if (!pane || pane->start != p) pane = &PaneAt(p);
+    key_buf_.clear();
+    for (size_t k = 0; k < K; ++k) EncodeKey(cols_[k * n + i], key_buf_);
+    rows_[i] = RowFor(*pane, groups_.Intern(key_buf_));
+  }
+
+  // Aggregates, one tight loop each.
+  std::vector<Value>& args = arg_cols_;
+  for (const auto& a : plan_.aggregates) {
+    const Value* argp[4] = {nullptr, nullptr, nullptr, nullptr};
+    args.resize(n * std::max<size_t>(1, a.args.size()));
+    for (size_t k = 0; k < a.args.size() && k < 4; ++k) {
+      a.args[k]->EvalBatch(batch.values(), batch.width(), n, args.data() + k * n, arena);
+      argp[k] = args.data() + k * n;
+    }
+    a.fn->Update({rows_.data(), argp, batch.weights().data(), times_.data(), n}, a.offset);
+  }
+
+  if (!late.records.empty()) out.EmitLate(late);
+
+  if (!plan_.event_time) return;  // processing time advances on the timer
+  Timestamp held = HeldAt(now, nullptr);
+  if (held != kMinTimestamp) AdvanceTo(held == kMaxTimestamp ? kMaxTimestamp : SatSub(held, plan_.watermark), out);
+  else AdvanceTo(watermark_, out);
+}
+
+void WindowMetric::EndPartition(uint32_t source, uint32_t partition, runtime::Emitter& out) {
+  InputFor(source, partition).ended = true;
+  Timestamp held = HeldAt(NowMillis(), nullptr);
+  if (held == kMaxTimestamp) {
+    AdvanceTo(kMaxTimestamp, out);
+  } else if (held != kMinTimestamp && plan_.event_time) {
+    AdvanceTo(SatSub(held, plan_.watermark), out);
+  }
+}
+
+void WindowMetric::OnTimer(Timestamp now, runtime::Emitter& out) {
+  if (!plan_.event_time) {
+    bool all_ended = !inputs_.empty() && std::all_of(inputs_.begin(), inputs_.end(), [](const Input& i) { return i.ended; });
+    AdvanceTo(all_ended ? kMaxTimestamp : SatSub(now, plan_.watermark), out);
+  } else if (plan_.idle_timeout) {
+    Timestamp held = HeldAt(now, nullptr);
+    if (held != kMinTimestamp) AdvanceTo(held == kMaxTimestamp ? kMaxTimestamp : SatSub(held, plan_.watermark), out);
+  }
+  Duration early = plan_.emit_early.value_or(plan_.window.kind == spec::WindowKind::kNone ? 1000 : 0);
+  if (early > 0 && now - last_early_ >= early) {
+    last_early_ = now;
+    EmitEarly(out);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Firing
+
+void WindowMetric::AdvanceTo(Timestamp wm, runtime::Emitter& out) {
+  wm = std::max(wm, watermark_);
+  watermark_ = wm;
+  EmitLateUpdates(out);
+  if (plan_.window.kind == spec::WindowKind::kNone) {
+    if (wm == kMaxTimestamp && fired_upto_ != kMaxTimestamp) {
+      FireWindow(kMaxTimestamp, true, false, out);
+      fired_upto_ = kMaxTimestamp;
+      for (auto& [s, p] : panes_) p.ClearDirty();
+    }
+    return;
+  }
+  const Duration ps = pane_size();
+  while (!panes_.empty()) {
+    // The next window end worth looking at: after what has fired, and no earlier than the
+    // first window that contains the oldest pane with data.
+    Timestamp first_pane = panes_.begin()->first;
+    Timestamp e = fired_upto_ == kMinTimestamp ? first_pane + ps : fired_upto_ + ps;
+    auto it = panes_.lower_bound(WindowStart(e));
+    if (it == panes_.end()) break;
+    if (it->first >= e) e = it->first + ps;
+    if (e > wm) break;
+    FireWindow(e, true, false, out);
+    fired_upto_ = e;
+  }
+  // Windows ending between the last fired one and the watermark hold no data (the loop above
+  // would have fired them): count them as fired.
+  if (wm != kMaxTimestamp && wm != kMinTimestamp) fired_upto_ = std::max(fired_upto_, AlignDown(wm, ps));
+  for (auto& [start, p] : panes_)
+    if (LastWindowEnd(start) <= fired_upto_) p.ClearDirty();
+  DropExpired();
+}
+
+void WindowMetric::EmitLateUpdates(runtime::Emitter& out) {
+  if (fired_upto_ == kMinTimestamp || plan_.window.kind == spec::WindowKind::kNone) return;
+  std::set<Timestamp> ends;
+  const Duration ps = pane_size();
+  for (auto& [start, p] : panes_) {
+    if (start >= fired_upto_) break;
+    if (!p.any_dirty) continue;
+    for (Timestamp e = start + ps; e <= LastWindowEnd(start) && e <= fired_upto_; e += ps) {
+      if (WindowStart(e) <= start) ends.insert(e);
+    }
+  }
+  for (Timestamp e : ends) FireWindow(e, true, true, out);
+  for (auto& [start, p] : panes_) {
+    if (start >= fired_upto_) break;
+    p.ClearDirty();
+  }
+}
+
+void WindowMetric::EmitEarly(runtime::Emitter& out) {
+  if (plan_.window.kind == spec::WindowKind::kNone) {
+    if (fired_upto_ == kMaxTimestamp) return;
+    bool dirty = false;
+    for (auto& [s, p] : panes_) dirty |= p.any_dirty;
+    if (!dirty) return;
+    FireWindow(kMaxTimestamp, false, true, out);
+    for (auto& [s, p] : panes_) p.ClearDirty();
+    return;
+  }
+  std::set<Timestamp> ends;
+  const Duration ps = pane_size();
+  for (auto& [start, p] : panes_) {
+    if (!p.any_dirty) continue;
+    for (Timestamp e = start + ps; e <= LastWindowEnd(start); e += ps)
+      if (e > fired_upto_ && WindowStart(e) <= start) ends.insert(e);
+  }
+  for (Timestamp e : ends) FireWindow(e, false, true, out);
+  for (auto& [start, p] : panes_)
+    if (start + ps > fired_upto_) p.ClearDirty();
+}
+
+void WindowMetric::FireWindow(Timestamp end, bool final, bool only_dirty, runtime::Emitter& out) {
+  const bool none = plan_.window.kind == spec::WindowKind::kNone;
+  const bool replace = plan_.schema.top_n;
+  if (replace) only_dirty = false;
+  Timestamp ws = none ? kMinTimestamp : WindowStart(end);
+  auto first = none ? panes_.begin() : panes_.lower_bound(ws);
+  auto last = none ? panes_.end() : panes_.lower_bound(end);
+  if (first == last) return;
+
+  // Groups to emit, and the state row(s) holding each.
+  const uint32_t K = key_count_, S = select_count_, A = agg_count_;
+  const uint32_t width = K + S + A;
+  bool single = std::next(first) == last;
+  std::vector<std::pair<uint32_t, const char*>> items;  // group, state
+  std::vector<char> merged;
+  if (single) {
+    Pane& p = first->second;
+    for (uint32_t r = 0; r < p.rows(); ++r)
+      if (!only_dirty || p.dirty[r]) items.emplace_back(p.group_of[r], p.row(r));
+  } else {
+    absl::flat_hash_map<uint32_t, uint32_t> index;
+    std::vector<uint32_t> order;
+    if (only_dirty) {
+      for (auto it = first; it != last; ++it)
+        for (uint32_t r = 0; r < it->second.rows(); ++r)
+          if (it->second.dirty[r] && index.try_emplace(it->second.group_of[r], order.size()).second)
+            order.push_back(it->second.group_of[r]);
+    } else {
+      for (auto it = first; it != last; ++it)
+        for (uint32_t g : it->second.group_of)
+          if (index.try_emplace(g, order.size()).second) order.push_back(g);
+    }
+    merged.resize(static_cast<size_t>(order.size()) * plan_.state_size);
+    for (size_t i = 0; i < order.size(); ++i)
+      for (const auto& a : plan_.aggregates) a.fn->Init(merged.data() + i * plan_.state_size + a.offset);
+    for (auto it = first; it != last; ++it) {
+      Pane& p = it->second;
+      for (uint32_t r = 0; r < p.rows(); ++r) {
+        auto f = index.find(p.group_of[r]);
+        if (f == index.end()) continue;
+        char* dst = merged.data() + static_cast<size_t>(f->second) * plan_.state_size;
+        for (const auto& a : plan_.aggregates) a.fn->Merge(dst + a.offset, p.row(r) + a.offset);
+      }
+    }
+    for (size_t i = 0; i < order.size(); ++i) items.emplace_back(order[i], merged.data() + i * plan_.state_size);
+  }
+
+  ResultBatch rb;
+  rb.schema = &plan_.schema;
+  std::vector<Value> all;  // width values per candidate row
+  all.reserve(items.size() * width);
+  std::vector<Value> vals(width);
+  for (const auto& [group, state] : items) {
+    std::string_view key = groups_.key(group);
+    for (uint32_t k = 0; k < K; ++k) vals[k] = DecodeKey(key, &rb.arena);
+    for (uint32_t a = 0; a < A; ++a)
+      vals[K + S + a] = plan_.aggregates[a].fn->Finalize(state + plan_.aggregates[a].offset, rb.arena);
+    for (uint32_t s = 0; s < S; ++s) vals[K + s] = plan_.selects[s]->Eval(vals.data(), rb.arena);
+    if (plan_.having && !plan_.having->Test(vals.data(), rb.arena)) continue;
+    all.insert(all.end(), vals.begin(), vals.end());
+  }
+  if (!single) {
+    for (size_t i = 0; i < items.size(); ++i)
+      for (const auto& a : plan_.aggregates)
+        if (a.fn->has_destructor()) a.fn->Destroy(merged.data() + i * plan_.state_size + a.offset);
+  }
+
+  size_t count = all.size() / width;
+  std::vector<uint32_t> order(count);
+  std::iota(order.begin(), order.end(), 0);
+  if (!plan_.order_by.empty()) {
+    std::stable_sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) {
+      for (const auto& [slot, desc] : plan_.order_by) {
+        int c = CompareTotal(all[x * width + slot], all[y * width + slot]);
+        if (c != 0) return desc ? c > 0 : c < 0;
+      }
+      return false;
+    });
+  }
+  if (plan_.limit > 0 && order.size() > static_cast<size_t>(plan_.limit)) order.resize(plan_.limit);
+  if (order.empty() && !replace) return;
+
+  uint64_t revision = ++revisions_[end];
+  rb.cells.reserve(order.size() * (K + S));
+  rb.rows.reserve(order.size());
+  for (uint32_t idx : order) {
+    const Value* v = &all[static_cast<size_t>(idx) * width];
+    size_t base = rb.cells.size();
+    rb.cells.insert(rb.cells.end(), v, v + K + S);
+    ResultRow row;
+    row.window_start = ws;
+    row.window_end = end;
+    row.revision = revision;
+    row.seq = ++seq_;
+    row.final = final;
+    row.keys = rb.cells.data() + base;
+    row.values = rb.cells.data() + base + K;
+    rb.rows.push_back(row);
+  }
+  if (replace) rb.replaces.push_back(none ? 0 : ws);
+  emitted_rows_ += rb.rows.size();
+  out.EmitResults(rb);
+}
+
+void WindowMetric::DropExpired() {
+  if (plan_.window.kind == spec::WindowKind::kNone) return;
+  while (!panes_.empty()) {
+    auto it = panes_.begin();
+    Timestamp last_end = LastWindowEnd(it->first);
+    if (last_end > fired_upto_ || SatAdd(last_end, plan_.allowed_lateness) > watermark_) break;
+    DropPane(it);
+  }
+  while (!revisions_.empty() && SatAdd(revisions_.begin()->first, plan_.allowed_lateness) <= watermark_ &&
+         revisions_.begin()->first <= fired_upto_)
+    revisions_.erase(revisions_.begin());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status
+
+std::optional<Timestamp> WindowMetric::InputWatermark(uint32_t source) const {
+  if (!Reads(source) || !plan_.event_time) return std::nullopt;
+  std::optional<Timestamp> wm;
+  for (const auto& in : inputs_) {
+    if (in.source != source) continue;
+    Timestamp w = in.ended ? kMaxTimestamp : SatSub(in.max_time, plan_.watermark);
+    if (!wm || w < *wm) wm = w;
+  }
+  if (wm && (*wm == kMinTimestamp || *wm == kMaxTimestamp)) return std::nullopt;
+  return wm;
+}
+
+std::string WindowMetric::StatusJson(Timestamp now) const {
+  std::string s = "{\"id\":";
+  AppendJsonString(s, plan_.schema.id);
+  s += ",\"window\":";
+  AppendJsonString(s, WindowText(plan_.window));
+  s += ",\"event_time\":";
+  AppendJsonString(s, plan_.event_time ? plan_.event_time_text : "processing time");
+  s += ",\"watermark\":";
+  AppendTimeOrNull(s, watermark_);
+  size_t state_rows = 0;
+  for (const auto& [start, p] : panes_) state_rows += p.rows();
+  s += fmt::format(",\"open_panes\":{},\"groups\":{},\"state_rows\":{},\"late_records\":{},\"invalid_event_time\":{},"
+                   "\"emitted_rows\":{}",
+                   panes_.size(), groups_.size(), state_rows, late_, invalid_time_, emitted_rows_);
+  s += ",\"inputs\":[";
+  const Input* holder = nullptr;
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    const Input& in = inputs_[i];
+    bool idle = !in.ended && plan_.idle_timeout && now - in.last_seen > *plan_.idle_timeout;
+    if (i) s += ',';
+    s += "{\"source\":";
+    AppendJsonString(s, in.source < plan_.source_ids.size() ? plan_.source_ids[in.source] : std::to_string(in.source));
+    s += fmt::format(",\"partition\":{},\"max_event_time\":", in.partition);
+    AppendTimeOrNull(s, in.max_time);
+    s += ",\"state\":\"";
+    s += in.ended ? "ended" : idle ? "idle" : in.max_time == kMinTimestamp ? "waiting" : "active";
+    s += fmt::format("\",\"ms_since_last_record\":{}}}", now - in.last_seen);
+    if (!in.ended && !idle && (!holder || in.max_time < holder->max_time)) holder = &in;
+  }
+  s += "]";
+  // The oldest window that has not fired, and what it is waiting for.
+  if (!panes_.empty() && plan_.window.kind != spec::WindowKind::kNone) {
+    Timestamp first_end = kMaxTimestamp;
+    for (const auto& [start, p] : panes_) {
+      for (Timestamp e = start + pane_size(); e <= LastWindowEnd(start); e += pane_size())
+        if (e > fired_upto_) {
+          first_end = std::min(first_end, e);
+          break;
+        }
+    }
+    if (first_end != kMaxTimestamp) {
+      s += ",\"oldest_open_window\":{\"start\":";
+      AppendTimeOrNull(s, WindowStart(first_end));
+      s += ",\"end\":";
+      AppendTimeOrNull(s, first_end);
+      std::string why;
+      if (!plan_.event_time) {
+        why = fmt::format("processing time: fires when the clock passes the window end plus the {} bound",
+                          FormatDuration(plan_.watermark));
+      } else if (holder) {
+        std::string src = holder->source < plan_.source_ids.size() ? plan_.source_ids[holder->source]
+                                                                     : std::to_string(holder->source);
+        if (holder->max_time == kMinTimestamp) {
+          why = fmt::format("source '{}' partition {} has sent no event yet, so the watermark cannot advance{}", src,
+                            holder->partition,
+                            plan_.idle_timeout ? "" : " (set idle_timeout to stop waiting for quiet inputs)");
+        } else {
+          why = fmt::format(
+              "watermark {} is behind the window end; it is held back by source '{}' partition {} (max event time {}, "
+              "last record {} ms ago, bound {})",
+              watermark_ == kMinTimestamp ? std::string("(none)") : FormatIso8601(watermark_), src, holder->partition,
+              FormatIso8601(holder->max_time), now - holder->last_seen, FormatDuration(plan_.watermark));
+        }
+      } else {
+        why = "every input is idle; the watermark waits for new events";
+      }
+      s += ",\"waiting_for\":";
+      AppendJsonString(s, why);
+      s += "}";
+    }
+  }
+  s += "}";
+  return s;
+}
+
+}  // namespace weir::operators

@@ -1,0 +1,135 @@
+// The event-time aggregation behind every `metrics:` entry.
+//
+// Records are filtered (`where`), stamped with event time, checked against the watermark,
+// grouped, and folded into per-(pane, group) aggregate states. Windows are unions of panes:
+// a tumbling window is one pane; a sliding window of size S every E is S/E panes of size E,
+// each record aggregated once into its pane and panes merged when a window fires; a cumulative
+// window is the panes from its start to the current step; `none` is one pane forever.
+//
+// The watermark is tracked per input partition (max event time seen minus the bound); the
+// metric's watermark is the minimum over its inputs that are neither ended nor idle. A window
+// [start, end) fires when the watermark reaches `end`. A record behind the watermark whose
+// window is still within the allowed lateness updates the window and re-emits it with a higher
+// revision; later than that it goes to the late output.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "weir/aggregate/aggregate.h"
+#include "weir/expr/expr.h"
+#include "weir/operators/group_table.h"
+#include "weir/runtime/operator.h"
+#include "weir/runtime/registry.h"
+#include "weir/spec/spec.h"
+
+namespace weir::operators {
+
+/// One aggregate call of a metric's select, such as sum(properties.amount).
+struct AggregateCall {
+  std::string text;  ///< as written, for messages
+  aggregate::AggregatePtr fn;
+  std::vector<expr::ProgramPtr> args;  ///< over the record layout
+  uint32_t offset = 0;                 ///< of its state inside a state row
+};
+
+/// Everything a WindowMetric needs, compiled from a MetricSpec by the planner.
+struct MetricPlan {
+  MetricSchema schema;
+  std::vector<uint32_t> sources;  ///< sources read; empty = all
+  std::vector<runtime::InputPartition> inputs;
+  std::vector<std::string> source_ids;  ///< by source index, for status
+  expr::ProgramPtr where;
+  expr::ProgramPtr event_time;  ///< null = processing time
+  std::string event_time_text;
+  Duration watermark = 0;
+  Duration allowed_lateness = 0;
+  std::optional<Duration> idle_timeout;
+  std::optional<Duration> emit_early;
+  spec::WindowSpec window;
+  std::vector<expr::ProgramPtr> group_by;  ///< over the record layout
+  std::vector<AggregateCall> aggregates;
+  uint32_t state_size = 0;
+  /// Over a result row laid out as [group keys, aggregate results, select values].
+  std::vector<expr::ProgramPtr> selects;
+  expr::ProgramPtr having;
+  std::vector<std::pair<uint32_t, bool>> order_by;  ///< result-row slot, descending
+  int64_t limit = 0;
+};
+
+/// Builds the metric for `spec` (registered as the pipeline's metric factory).
+std::unique_ptr<runtime::Metric> MakeWindowMetric(const spec::MetricSpec& spec, runtime::PlanContext& ctx,
+                                                  uint32_t index);
+
+class WindowMetric final : public runtime::Metric {
+ public:
+  explicit WindowMetric(MetricPlan plan);
+  ~WindowMetric() override;
+
+  const MetricSchema& schema() const override { return plan_.schema; }
+  bool Reads(uint32_t source) const override;
+  void Process(Batch& batch, runtime::Emitter& out) override;
+  void EndPartition(uint32_t source, uint32_t partition, runtime::Emitter& out) override;
+  void OnTimer(Timestamp now, runtime::Emitter& out) override;
+  std::string StatusJson(Timestamp now) const override;
+  uint64_t late_records() const override { return late_; }
+  std::optional<Timestamp> InputWatermark(uint32_t source) const override;
+
+  Timestamp watermark() const { return watermark_; }
+  size_t open_panes() const { return panes_.size(); }
+
+ private:
+  struct Pane;
+  struct Input {
+    uint32_t source, partition;
+    Timestamp max_time = kMinTimestamp;
+    Timestamp last_seen = 0;  ///< wall clock of the last record
+    bool ended = false;
+  };
+
+  Pane& PaneAt(Timestamp start);
+  char* RowFor(Pane& pane, uint32_t group);
+  Input& InputFor(uint32_t source, uint32_t partition);
+  /// Minimum over inputs that hold the watermark back, or kMaxTimestamp if none does.
+  Timestamp HeldAt(Timestamp now, const Input* except) const;
+  void AdvanceTo(Timestamp wm, runtime::Emitter& out);
+  void FireWindow(Timestamp end, bool final, bool only_dirty, runtime::Emitter& out);
+  void EmitLateUpdates(runtime::Emitter& out);
+  void EmitEarly(runtime::Emitter& out);
+  void DropExpired();
+  void DropPane(std::map<Timestamp, Pane>::iterator it);
+  Timestamp PaneOf(Timestamp t) const;
+  /// End of the last window that contains the pane starting at `pane`.
+  Timestamp LastWindowEnd(Timestamp pane) const;
+  /// Start of the window that ends at `end`.
+  Timestamp WindowStart(Timestamp end) const;
+  Duration pane_size() const;
+
+  MetricPlan plan_;
+  uint32_t key_count_, agg_count_, select_count_;
+  GroupTable groups_;
+  std::map<Timestamp, Pane> panes_;
+  std::map<Timestamp, uint64_t> revisions_;  ///< window end -> emissions so far
+  std::vector<Input> inputs_;
+  Timestamp watermark_ = kMinTimestamp;
+  Timestamp fired_upto_ = kMinTimestamp;  ///< every window ending at or before this has fired
+  Timestamp last_early_ = 0;
+  uint64_t seq_ = 0;
+  uint64_t late_ = 0;
+  uint64_t invalid_time_ = 0;
+  uint64_t emitted_rows_ = 0;
+  bool insert_only_ = true;
+
+  // Per-batch scratch, reused.
+  std::vector<Timestamp> times_;
+  std::vector<uint8_t> keep_;
+  std::vector<Value> cols_;
+  std::vector<char*> rows_;
+  std::vector<Value> arg_cols_;
+  std::string key_buf_;
+};
+
+}  // namespace weir::operators

@@ -1,0 +1,417 @@
+#include "weir/runtime/pipeline.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include "weir/base/log.h"
+#include "weir/runtime/queue.h"
+
+namespace weir::runtime {
+namespace {
+
+struct Message {
+  enum Kind { kBatch, kEnd } kind = kBatch;
+  Batch batch;
+  uint32_t source = 0;
+  uint32_t partition = 0;
+};
+
+enum class Route { kEvents, kMetric, kLate };
+
+struct SinkEntry {
+  std::string id;
+  std::string type;
+  Route route = Route::kEvents;
+  int metric = -1;
+  bool required = true;
+  std::unique_ptr<Sink> sink;
+};
+
+}  // namespace
+
+struct Pipeline::Impl : Emitter {
+  std::string name;
+  PipelineOptions options;
+  Layout layout;
+  std::vector<SourceInfo> source_info;
+  std::vector<std::string> source_types;
+  std::vector<std::unique_ptr<Source>> sources;
+  std::vector<std::unique_ptr<SourceContext>> contexts;
+  std::vector<std::unique_ptr<Processor>> processors;
+  std::vector<std::unique_ptr<Metric>> metrics;
+  std::vector<SinkEntry> sinks;
+  std::unique_ptr<store::ResultStore> store;
+  BoundedQueue<Message> queue;
+  std::thread thread;
+  Timestamp started_at = 0;
+
+  std::vector<uint32_t> ended_partitions;  // per source
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;      // every bounded input processed
+  bool finished = false;  // pipeline thread exited
+  bool stopped = false;
+  std::optional<Error> failure;
+  std::string status;     // snapshot, under mu
+  std::atomic<bool> stop_requested{false};
+
+  explicit Impl(const PipelineOptions& o) : options(o), queue(o.queue_batches, o.queue_bytes) {}
+
+  class Context : public SourceContext {
+   public:
+    Context(Impl& p, uint32_t index) : p_(p), index_(index) {}
+    bool Push(Batch&& batch) override {
+      batch.origin.source = index_;
+      size_t bytes = batch.bytes + batch.size() * batch.width() * sizeof(Value);
+      stats_.batches++;
+      return p_.queue.Push(Message{Message::kBatch, std::move(batch), index_, 0}, bytes);
+    }
+    bool TryPush(Batch& batch) override {
+      batch.origin.source = index_;
+      size_t bytes = batch.bytes + batch.size() * batch.width() * sizeof(Value);
+      Message m{Message::kBatch, std::move(batch), index_, 0};
+      if (p_.queue.TryPush(m, bytes)) {
+        stats_.batches++;
+        return true;
+      }
+      batch = std::move(m.batch);
+      return false;
+    }
+    void EndPartition(uint32_t partition) override {
+      p_.queue.ForcePush(Message{Message::kEnd, Batch(), index_, partition});
+    }
+    const Layout& layout() const override { return p_.layout; }
+    std::unique_ptr<codec::JsonDecoder> NewDecoder(const codec::DecodeOptions& options) const override {
+      return std::make_unique<codec::JsonDecoder>(p_.layout, options);
+    }
+    uint32_t source_index() const override { return index_; }
+    SourceStats& stats() override { return stats_; }
+    const SourceStats& stats() const { return stats_; }
+
+   private:
+    Impl& p_;
+    uint32_t index_;
+    SourceStats stats_;
+  };
+
+  // ---- Emitter -----------------------------------------------------------------------------
+
+  void EmitResults(ResultBatch& batch) override {
+    if (batch.rows.empty() && batch.replaces.empty()) return;
+    if (auto st = store->Write(batch); !st) Fail(st.error(), "result store", true);
+    for (auto& s : sinks) {
+      if (s.route != Route::kMetric || s.metric != static_cast<int>(batch.schema->index)) continue;
+      if (auto st = s.sink->WriteResults(batch); !st) SinkFailed(s, st.error());
+    }
+  }
+
+  void EmitLate(LateBatch& batch) override {
+    if (batch.records.empty()) return;
+    if (auto st = store->WriteLate(batch); !st) Fail(st.error(), "result store", true);
+    for (auto& s : sinks) {
+      if (s.route != Route::kLate || s.metric != static_cast<int>(batch.schema->index)) continue;
+      if (auto st = s.sink->WriteLate(batch); !st) SinkFailed(s, st.error());
+    }
+  }
+
+  void SinkFailed(SinkEntry& s, const Error& e) {
+    s.sink->stats().errors++;
+    Fail(e, fmt::format("sink '{}'", s.id), s.required);
+  }
+
+  void Fail(const Error& e, std::string_view what, bool fatal) {
+    if (!fatal) {
+      WEIR_LOG_WARN("{}: {}", what, e.message);
+      return;
+    }
+    WEIR_LOG_ERROR("{} failed, stopping the pipeline: {}", what, e.message);
+    std::lock_guard lock(mu);
+    if (!failure) failure = e.Wrap(what);
+    stop_requested = true;
+  }
+
+  // ---- Pipeline thread --------------------------------------------------------------------
+
+  void Run() {
+    using namespace std::chrono;
+    Timestamp last_timer = 0;
+    while (true) {
+      auto msg = queue.Pop(milliseconds(options.timer_interval));
+      if (msg) Handle(*msg);
+      Timestamp now = NowMillis();
+      if (now - last_timer >= options.timer_interval || !msg) {
+        last_timer = now;
+        for (auto& m : metrics) m->OnTimer(now, *this);
+        FlushSinks();
+        Snapshot(now);
+      }
+      if (!msg && queue.closed() && queue.size() == 0) break;
+      if (stop_requested && !queue.closed()) queue.Close();
+    }
+    FlushSinks();
+    Snapshot(NowMillis());
+    std::lock_guard lock(mu);
+    finished = true;
+    cv.notify_all();
+  }
+
+  void Handle(Message& m) {
+    if (m.kind == Message::kEnd) {
+      for (auto& metric : metrics)
+        if (metric->Reads(m.source)) metric->EndPartition(m.source, m.partition, *this);
+      ended_partitions[m.source]++;
+      CheckDone();
+      return;
+    }
+    Batch& batch = m.batch;
+    for (auto& p : processors) {
+      if (batch.empty()) break;
+      p->Process(batch);
+    }
+    for (auto& metric : metrics)
+      if (metric->Reads(m.source)) metric->Process(batch, *this);
+    for (auto& s : sinks) {
+      if (s.route != Route::kEvents || batch.empty()) continue;
+      if (auto st = s.sink->WriteEvents(batch); !st) {
+        SinkFailed(s, st.error());
+      } else {
+        s.sink->stats().written += batch.size();
+      }
+    }
+  }
+
+  void FlushSinks() {
+    for (auto& s : sinks)
+      if (auto st = s.sink->Flush(); !st) SinkFailed(s, st.error());
+  }
+
+  void CheckDone() {
+    for (size_t i = 0; i < sources.size(); ++i)
+      if (!source_info[i].bounded || ended_partitions[i] < source_info[i].partitions) return;
+    for (auto& m : metrics) m->OnTimer(NowMillis(), *this);
+    FlushSinks();
+    std::lock_guard lock(mu);
+    done = true;
+    cv.notify_all();
+  }
+
+  void Snapshot(Timestamp now) {
+    std::string s = fmt::format("{{\"pipeline\":\"{}\",\"uptime_ms\":{},\"queue\":{{\"batches\":{},\"bytes\":{}}}",
+                                name, now - started_at, queue.size(), queue.bytes());
+    s += ",\"sources\":[";
+    for (size_t i = 0; i < sources.size(); ++i) {
+      const auto& st = static_cast<Context&>(*contexts[i]).stats();
+      if (i) s += ',';
+      s += "{\"id\":";
+      AppendJsonString(s, source_info[i].id);
+      s += ",\"type\":";
+      AppendJsonString(s, source_types[i]);
+      s += fmt::format(",\"accepted\":{},\"rejected\":{},\"bytes\":{},\"batches\":{},\"ended\":{}", st.accepted.load(),
+                       st.rejected.load(), st.bytes.load(), st.batches.load(),
+                       source_info[i].bounded && ended_partitions[i] >= source_info[i].partitions);
+      std::optional<Timestamp> wm;
+      for (auto& m : metrics) {
+        auto w = m->InputWatermark(static_cast<uint32_t>(i));
+        if (w && (!wm || *w < *wm)) wm = w;
+      }
+      s += ",\"watermark\":";
+      if (wm) {
+        AppendJson(s, Value::Time(*wm));
+      } else {
+        s += "null";
+      }
+      s += sources[i]->StatusJson();
+      s += '}';
+    }
+    s += "],\"metrics\":[";
+    for (size_t i = 0; i < metrics.size(); ++i) {
+      if (i) s += ',';
+      s += metrics[i]->StatusJson(now);
+    }
+    s += "],\"sinks\":[";
+    for (size_t i = 0; i < sinks.size(); ++i) {
+      if (i) s += ',';
+      s += "{\"id\":";
+      AppendJsonString(s, sinks[i].id);
+      s += ",\"type\":";
+      AppendJsonString(s, sinks[i].type);
+      s += fmt::format(",\"written\":{},\"errors\":{}}}", sinks[i].sink->stats().written.load(),
+                       sinks[i].sink->stats().errors.load());
+    }
+    s += "]}";
+    std::lock_guard lock(mu);
+    status = std::move(s);
+  }
+};
+
+Pipeline::Pipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Pipeline::~Pipeline() { Stop(); }
+
+std::unique_ptr<Pipeline> Pipeline::Plan(const spec::Pipeline& spec, const Registry& registry,
+                                         const PipelineOptions& options, spec::Diagnostics& diags) {
+  auto impl = std::make_unique<Impl>(options);
+  impl->name = spec.name;
+  PlanContext ctx{spec, diags, impl->layout, {}, options.data_dir};
+
+  auto suggest = [](const std::vector<std::string>& known) {
+    std::string s;
+    for (const auto& k : known) s += (s.empty() ? "" : ", ") + k;
+    return s;
+  };
+
+  for (const auto& src : spec.sources) {
+    const SourceFactory* f = registry.FindSource(src.type);
+    if (!f) {
+      diags.Error(src.location, fmt::format("unknown source type '{}'; known types: {}", src.type,
+                                            suggest(registry.SourceTypes())));
+      ctx.sources.push_back({src.id});
+      impl->sources.push_back(nullptr);
+      continue;
+    }
+    auto source = (*f)(src, ctx);
+    SourceInfo info{src.id};
+    if (source) {
+      info.partitions = source->partitions();
+      info.bounded = source->bounded();
+      info.may_retract = source->may_retract();
+    }
+    ctx.sources.push_back(info);
+    impl->source_types.push_back(src.type);
+    impl->sources.push_back(std::move(source));
+  }
+  for (const auto& p : spec.processors) {
+    const ProcessorFactory* f = registry.FindProcessor(p.type);
+    if (!f) {
+      diags.Error(p.location, fmt::format("unknown processor type '{}'; known types: {}", p.type,
+                                          suggest(registry.ProcessorTypes())));
+      continue;
+    }
+    if (auto proc = (*f)(p, ctx)) impl->processors.push_back(std::move(proc));
+  }
+  for (size_t i = 0; i < spec.metrics.size(); ++i) {
+    if (!registry.metric_factory()) break;
+    if (auto m = registry.metric_factory()(spec.metrics[i], ctx, static_cast<uint32_t>(i)))
+      impl->metrics.push_back(std::move(m));
+  }
+  for (const auto& s : spec.sinks) {
+    const SinkFactory* f = registry.FindSink(s.type);
+    if (!f) {
+      diags.Error(s.location,
+                  fmt::format("unknown sink type '{}'; known types: {}", s.type, suggest(registry.SinkTypes())));
+      continue;
+    }
+    SinkEntry e{s.id, s.type, Route::kEvents, -1, s.required, (*f)(s, ctx)};
+    if (!e.sink) continue;
+    auto metric_index = [&](std::string_view id) {
+      for (size_t i = 0; i < spec.metrics.size(); ++i)
+        if (spec.metrics[i].id == id) return static_cast<int>(i);
+      return -1;
+    };
+    if (s.from.rfind("metric:", 0) == 0) {
+      e.route = Route::kMetric;
+      e.metric = metric_index(s.from.substr(7));
+    } else if (s.from.rfind("late:", 0) == 0) {
+      e.route = Route::kLate;
+      e.metric = metric_index(s.from.substr(5));
+    }
+    impl->sinks.push_back(std::move(e));
+  }
+  if (!diags.ok()) return nullptr;
+  impl->source_info = ctx.sources;
+  impl->ended_partitions.assign(impl->sources.size(), 0);
+  for (uint32_t i = 0; i < impl->sources.size(); ++i)
+    impl->contexts.push_back(std::make_unique<Impl::Context>(*impl, i));
+  return std::unique_ptr<Pipeline>(new Pipeline(std::move(impl)));
+}
+
+Status Pipeline::Start() {
+  Impl& p = *impl_;
+  p.started_at = NowMillis();
+  std::string dir = p.options.data_dir.empty() ? std::string(".weir/") + p.name : p.options.data_dir;
+  WEIR_ASSIGN_OR_RETURN(p.store, store::ResultStore::Open((std::filesystem::path(dir) / "results").string()));
+  for (auto& m : p.metrics) p.store->RegisterMetric(m->schema());
+  for (auto& s : p.sinks) {
+    s.sink->SetLayout(&p.layout);
+    if (auto st = s.sink->Open(); !st) {
+      if (s.required) return std::unexpected(st.error().Wrap(fmt::format("sink '{}'", s.id)));
+      WEIR_LOG_WARN("sink '{}' (not required) could not open: {}", s.id, st.error().message);
+    }
+  }
+  p.Snapshot(p.started_at);
+  p.thread = std::thread([&p] { p.Run(); });
+  for (size_t i = 0; i < p.sources.size(); ++i) {
+    if (auto st = p.sources[i]->Start(*p.contexts[i]); !st) {
+      Stop();
+      return std::unexpected(st.error().Wrap(fmt::format("source '{}'", p.source_info[i].id)));
+    }
+  }
+  if (p.sources.empty()) p.CheckDone();
+  return Ok();
+}
+
+void Pipeline::Stop() {
+  Impl& p = *impl_;
+  {
+    std::lock_guard lock(p.mu);
+    if (p.stopped) return;
+    p.stopped = true;
+  }
+  for (auto& s : p.sources)
+    if (s) s->Stop();
+  p.queue.Close();
+  if (p.thread.joinable()) p.thread.join();
+  for (auto& s : p.sinks) {
+    (void)s.sink->Flush();
+    s.sink->Close();
+  }
+  std::lock_guard lock(p.mu);
+  p.cv.notify_all();
+}
+
+bool Pipeline::WaitUntilDone() {
+  Impl& p = *impl_;
+  std::unique_lock lock(p.mu);
+  p.cv.wait(lock, [&] { return p.done || p.finished || p.stopped || p.failure; });
+  return p.done && !p.failure;
+}
+
+bool Pipeline::bounded() const {
+  for (const auto& s : impl_->source_info)
+    if (!s.bounded) return false;
+  return true;
+}
+
+const std::string& Pipeline::name() const { return impl_->name; }
+store::ResultStore* Pipeline::store() const { return impl_->store.get(); }
+
+std::vector<IngestEndpoint*> Pipeline::ingest_endpoints() const {
+  std::vector<IngestEndpoint*> out;
+  for (auto& s : impl_->sources)
+    if (auto* e = dynamic_cast<IngestEndpoint*>(s.get())) out.push_back(e);
+  return out;
+}
+
+std::vector<const MetricSchema*> Pipeline::metric_schemas() const {
+  std::vector<const MetricSchema*> out;
+  for (auto& m : impl_->metrics) out.push_back(&m->schema());
+  return out;
+}
+
+std::string Pipeline::StatusJson() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->status;
+}
+
+uint64_t Pipeline::accepted_events() const {
+  uint64_t n = 0;
+  for (const auto& c : impl_->contexts) n += c->stats().accepted.load();
+  return n;
+}
+
+std::optional<Error> Pipeline::failure() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->failure;
+}
+
+}  // namespace weir::runtime

@@ -1,0 +1,71 @@
+// A planned, running pipeline: sources -> processors -> metrics -> store and sinks.
+//
+//   spec::Diagnostics diags;
+//   auto p = Pipeline::Plan(spec, registry, {.data_dir = dir}, diags);   // nullptr on errors
+//   p->Start();
+//   p->WaitUntilDone();   // bounded inputs: returns when every window has been emitted
+//   p->Stop();
+//
+// Threads: sources run their own threads (or the HTTP server's) and push batches into one
+// bounded queue; a single pipeline thread runs processors, metrics and sinks in arrival order.
+// Everything a source has handed over before Stop() is processed before Stop() returns.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "weir/runtime/ingest.h"
+#include "weir/runtime/registry.h"
+#include "weir/store/result_store.h"
+
+namespace weir::runtime {
+
+struct PipelineOptions {
+  std::string data_dir;            ///< where the result store lives
+  size_t queue_batches = 256;      ///< bound on queued batches
+  size_t queue_bytes = 256 << 20;  ///< bound on queued input bytes
+  Duration timer_interval = 100;   ///< how often metrics see the wall clock
+};
+
+class Pipeline {
+ public:
+  /// Builds everything the spec declares. Every problem is reported to `diags` (with its
+  /// location); returns nullptr if there was any.
+  static std::unique_ptr<Pipeline> Plan(const spec::Pipeline& spec, const Registry& registry,
+                                        const PipelineOptions& options, spec::Diagnostics& diags);
+  ~Pipeline();
+
+  /// Opens the store and sinks, starts the pipeline thread, then the sources.
+  Status Start();
+  /// Stops the sources, processes what they handed over, flushes and closes sinks. Idempotent;
+  /// callable from any thread except the pipeline thread.
+  void Stop();
+  /// Blocks until every source is bounded and exhausted and all results are emitted, or until
+  /// Stop(). Returns true in the first case.
+  bool WaitUntilDone();
+  /// True when every source is bounded.
+  bool bounded() const;
+
+  const std::string& name() const;
+  store::ResultStore* store() const;
+  std::vector<IngestEndpoint*> ingest_endpoints() const;
+  std::vector<const MetricSchema*> metric_schemas() const;
+  /// /api/v1/status body (a snapshot at most one timer interval old).
+  std::string StatusJson() const;
+  /// Events accepted by all sources so far.
+  uint64_t accepted_events() const;
+  /// A fatal error that stopped the pipeline (a required sink failing), if any.
+  std::optional<Error> failure() const;
+
+ private:
+  struct Impl;
+  explicit Pipeline(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace weir::runtime

@@ -1,0 +1,69 @@
+// Sources: where records come from.
+//
+// Contract:
+// - The pipeline calls Start() once, from its control thread, after the layout is final. A source
+//   runs its own threads (or is driven by the HTTP server's threads) and hands batches to its
+//   SourceContext. It must not call the context after Stop() returns.
+// - Push() blocks while the pipeline is full (backpressure); TryPush() refuses instead.
+// - A bounded source calls EndPartition() for each partition when its input is exhausted; once
+//   every source of a pipeline is bounded and ended, `weir run` finishes.
+// - Stop() may be called from any thread, at most once, and returns after the source's threads
+//   have stopped.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "weir/base/result.h"
+#include "weir/codec/json_decoder.h"
+#include "weir/model/batch.h"
+#include "weir/model/layout.h"
+
+namespace weir::runtime {
+
+/// Counters every source keeps; read by /api/v1/status and /metrics.
+struct SourceStats {
+  std::atomic<uint64_t> accepted{0};  ///< events accepted into the pipeline
+  std::atomic<uint64_t> rejected{0};  ///< events refused (malformed, invalid)
+  std::atomic<uint64_t> bytes{0};     ///< input bytes accepted
+  std::atomic<uint64_t> batches{0};
+};
+
+/// What a running source uses to deliver data. Thread-safe.
+class SourceContext {
+ public:
+  virtual ~SourceContext() = default;
+  /// Blocks while the pipeline is full. False when the pipeline is stopping (drop the batch).
+  virtual bool Push(Batch&& batch) = 0;
+  /// Never blocks. False when the pipeline is full or stopping; the batch is left untouched.
+  virtual bool TryPush(Batch& batch) = 0;
+  /// No more data will come from `partition`.
+  virtual void EndPartition(uint32_t partition) = 0;
+  /// The slots every batch must have.
+  virtual const Layout& layout() const = 0;
+  /// A decoder for this pipeline's layout; one per thread.
+  virtual std::unique_ptr<codec::JsonDecoder> NewDecoder(const codec::DecodeOptions& options) const = 0;
+  virtual uint32_t source_index() const = 0;
+  virtual SourceStats& stats() = 0;
+};
+
+/// A running input of the pipeline.
+class Source {
+ public:
+  virtual ~Source() = default;
+  virtual Status Start(SourceContext& ctx) = 0;
+  virtual void Stop() = 0;
+  /// True if the input ends by itself (a file, a simulator with a count).
+  virtual bool bounded() const { return false; }
+  /// Number of partitions; each tracks its own watermark.
+  virtual uint32_t partitions() const { return 1; }
+  /// True if records may be retractions (change streams).
+  virtual bool may_retract() const { return false; }
+  /// Extra fields for /api/v1/status, as JSON members (",\"path\":\"/x\"") or empty.
+  virtual std::string StatusJson() const { return {}; }
+};
+
+}  // namespace weir::runtime

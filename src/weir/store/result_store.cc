@@ -1,0 +1,225 @@
+#include "weir/store/result_store.h"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <filesystem>
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/write_batch.h>
+
+#include "weir/model/key_codec.h"
+
+namespace weir::store {
+namespace {
+
+constexpr char kResultPrefix = 'r';
+constexpr char kLatePrefix = 'l';
+
+void PutBigEndian(uint64_t v, std::string& out) {
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+}
+uint64_t SortableTime(Timestamp t) { return static_cast<uint64_t>(t) ^ (1ULL << 63); }
+
+// r <metric> 0x00 <window_start:8> <encoded keys>
+std::string MetricPrefix(char kind, std::string_view metric) {
+  std::string k;
+  k.push_back(kind);
+  k.append(metric);
+  k.push_back('\0');
+  return k;
+}
+
+std::string WindowKey(std::string_view metric, Timestamp start) {
+  std::string k = MetricPrefix(kResultPrefix, metric);
+  PutBigEndian(SortableTime(start), k);
+  return k;
+}
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Ok();
+  return Fail("result store: {}: {}", what, s.ToString());
+}
+
+// Matches a filter's text against a key value: numbers by value, the rest by text.
+bool Matches(const Value& v, std::string_view text) {
+  if (v.is_number()) {
+    auto n = ParseNumber(text);
+    return n && GroupEquals(v, *n);
+  }
+  if (v.is_bool()) return text == (v.as_bool() ? "true" : "false");
+  if (v.is_null()) return text == "null" || text.empty();
+  return ToText(v) == text;
+}
+
+}  // namespace
+
+struct ResultStore::Impl {
+  std::unique_ptr<rocksdb::DB> db;
+  mutable std::mutex mu;
+  std::map<std::string, std::vector<std::string>, std::less<>> key_names;  // metric -> group keys
+  std::atomic<uint64_t> late_seq{0};
+};
+
+ResultStore::ResultStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ResultStore::~ResultStore() = default;
+
+Result<std::unique_ptr<ResultStore>> ResultStore::Open(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Fail("cannot create result store directory {}: {}", dir, ec.message());
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.IncreaseParallelism(2);
+  options.OptimizeLevelStyleCompaction(64 << 20);
+  options.keep_log_file_num = 3;
+  options.max_log_file_size = 4 << 20;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
+  if (!s.ok()) return Fail("cannot open result store in {}: {}", dir, s.ToString());
+  auto impl = std::make_unique<Impl>();
+  impl->db.reset(raw);
+  // Late records continue after the highest stored sequence number.
+  std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions()));
+  std::string upper(1, kLatePrefix + 1);
+  it->SeekForPrev(upper);
+  if (it->Valid() && !it->key().empty() && it->key()[0] == kLatePrefix && it->key().size() >= 8) {
+    std::string_view k(it->key().data(), it->key().size());
+    uint64_t seq = 0;
+    for (size_t i = k.size() - 8; i < k.size(); ++i) seq = (seq << 8) | static_cast<uint8_t>(k[i]);
+    impl->late_seq = seq + 1;
+  }
+  return std::unique_ptr<ResultStore>(new ResultStore(std::move(impl)));
+}
+
+Status ResultStore::Write(const ResultBatch& batch) {
+  rocksdb::WriteBatch wb;
+  const MetricSchema& schema = *batch.schema;
+  for (Timestamp w : batch.replaces) {
+    std::string from = WindowKey(schema.id, w);
+    std::string to = WindowKey(schema.id, w + 1);
+    wb.DeleteRange(from, to);
+  }
+  std::string key, value;
+  for (const ResultRow& row : batch.rows) {
+    key = WindowKey(schema.id, schema.windowed ? row.window_start : 0);
+    for (size_t i = 0; i < schema.key_names.size(); ++i) EncodeKey(row.keys[i], key);
+    value.clear();
+    AppendResultJson(schema, row, value);
+    wb.Put(key, value);
+  }
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = false;
+  return FromRocks(impl_->db->Write(wo, &wb), "write");
+}
+
+Status ResultStore::WriteLate(const LateBatch& batch) {
+  rocksdb::WriteBatch wb;
+  std::string key, value;
+  for (const LateRecord& r : batch.records) {
+    key = MetricPrefix(kLatePrefix, batch.schema->id);
+    PutBigEndian(SortableTime(r.event_time), key);
+    PutBigEndian(impl_->late_seq++, key);
+    value.clear();
+    AppendLateJson(*batch.schema, r, value);
+    wb.Put(key, value);
+  }
+  return FromRocks(impl_->db->Write(rocksdb::WriteOptions(), &wb), "write late records");
+}
+
+Result<QueryResult> ResultStore::Query(const ResultQuery& q) const {
+  // Filters name group keys; map each to its position in the key tuple.
+  std::vector<std::pair<size_t, std::string_view>> filters;
+  if (!q.filters.empty()) {
+    std::lock_guard lock(impl_->mu);
+    auto it = impl_->key_names.find(q.metric);
+    if (it == impl_->key_names.end()) return Fail("unknown metric '{}'", q.metric);
+    for (const auto& [name, text] : q.filters) {
+      auto pos = std::find(it->second.begin(), it->second.end(), name);
+      if (pos == it->second.end()) {
+        std::string known;
+        for (const auto& n : it->second) known += (known.empty() ? "" : ", ") + n;
+        return Fail("'{}' is not a group key of metric '{}' (group keys: {})", name, q.metric,
+                    known.empty() ? "none" : known);
+      }
+      filters.emplace_back(static_cast<size_t>(pos - it->second.begin()), text);
+    }
+  }
+  QueryResult out;
+  std::string prefix = MetricPrefix(kResultPrefix, q.metric);
+  std::string lower = WindowKey(q.metric, q.start);
+  std::string upper = q.end == kMaxTimestamp ? MetricPrefix(kResultPrefix, q.metric + '\x01') : WindowKey(q.metric, q.end);
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice lower_slice(lower), upper_slice(upper);
+  ro.iterate_lower_bound = &lower_slice;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro));
+  Arena arena;
+  std::vector<Value> keys;
+  auto matches = [&](std::string_view k) {
+    if (filters.empty()) return true;
+    std::string_view tuple = k.substr(prefix.size() + 8);
+    keys.clear();
+    while (!tuple.empty()) keys.push_back(DecodeKey(tuple, &arena));
+    for (const auto& [idx, text] : filters)
+      if (idx >= keys.size() || !Matches(keys[idx], text)) return false;
+    return true;
+  };
+  if (q.newest_first) {
+    it->SeekToLast();
+  } else {
+    it->SeekToFirst();
+  }
+  for (; it->Valid(); q.newest_first ? it->Prev() : it->Next()) {
+    std::string_view k(it->key().data(), it->key().size());
+    if (!matches(k)) continue;
+    if (out.rows.size() >= q.limit) {
+      out.truncated = true;
+      break;
+    }
+    out.rows.emplace_back(it->value().data(), it->value().size());
+  }
+  if (!it->status().ok()) return Fail("result store: query: {}", it->status().ToString());
+  return out;
+}
+
+void ResultStore::RegisterMetric(const MetricSchema& schema) {
+  std::lock_guard lock(impl_->mu);
+  impl_->key_names[schema.id] = schema.key_names;
+}
+
+Result<QueryResult> ResultStore::QueryLate(const std::string& metric, Timestamp start, Timestamp end,
+                                           size_t limit) const {
+  QueryResult out;
+  std::string prefix = MetricPrefix(kLatePrefix, metric);
+  std::string lower = prefix, upper = prefix;
+  PutBigEndian(SortableTime(start), lower);
+  PutBigEndian(SortableTime(end), upper);
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice upper_slice(upper);
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro));
+  for (it->Seek(lower); it->Valid(); it->Next()) {
+    out.rows.emplace_back(it->value().data(), it->value().size());
+    if (out.rows.size() >= limit) {
+      it->Next();
+      out.truncated = it->Valid();
+      break;
+    }
+  }
+  if (!it->status().ok()) return Fail("result store: query: {}", it->status().ToString());
+  return out;
+}
+
+uint64_t ResultStore::SizeBytes() const {
+  uint64_t n = 0;
+  impl_->db->GetIntProperty("rocksdb.total-sst-files-size", &n);
+  uint64_t mem = 0;
+  impl_->db->GetIntProperty("rocksdb.cur-size-all-mem-tables", &mem);
+  return n + mem;
+}
+
+}  // namespace weir::store

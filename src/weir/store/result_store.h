@@ -1,0 +1,66 @@
+// The embedded result store: metric results and late records on RocksDB.
+//
+// Rows are keyed by (metric, window_start, group key) in an order-preserving encoding, so a
+// time-range query is one range scan and a replayed emission overwrites the same row (upsert by
+// result key). Late records are kept per metric in arrival order.
+//
+//   auto store = ResultStore::Open("/var/lib/weir/shop/results");
+//   store->Write(result_batch);
+//   ResultQuery q{.metric = "revenue", .start = t0, .end = t1, .filters = {{"currency", "USD"}}};
+//   auto rows = store->Query(q);   // JSON objects, oldest window first
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "weir/base/result.h"
+#include "weir/model/results.h"
+
+namespace weir::store {
+
+struct ResultQuery {
+  std::string metric;
+  Timestamp start = kMinTimestamp;  ///< windows starting at or after
+  Timestamp end = kMaxTimestamp;    ///< windows starting before
+  /// Group-key filters: key name -> value as text (numbers compare by value).
+  std::vector<std::pair<std::string, std::string>> filters;
+  size_t limit = 100000;
+  bool newest_first = false;
+};
+
+struct QueryResult {
+  std::vector<std::string> rows;  ///< JSON objects as written by AppendResultJson
+  bool truncated = false;         ///< more rows matched than `limit`
+};
+
+/// A thread-safe handle on the store. Writes come from the pipeline thread, reads from the
+/// HTTP server's threads.
+class ResultStore {
+ public:
+  static Result<std::unique_ptr<ResultStore>> Open(const std::string& dir);
+  ~ResultStore();
+
+  /// Tells the store a metric's group-key names (for filters in queries).
+  void RegisterMetric(const MetricSchema& schema);
+  /// Upserts every row of the batch (and first deletes the windows listed in `replaces`).
+  Status Write(const ResultBatch& batch);
+  /// Appends late records.
+  Status WriteLate(const LateBatch& batch);
+
+  Result<QueryResult> Query(const ResultQuery& q) const;
+  /// Late records of a metric, oldest first, with event time in [start, end).
+  Result<QueryResult> QueryLate(const std::string& metric, Timestamp start, Timestamp end, size_t limit) const;
+
+  /// Bytes on disk (estimate), for /metrics.
+  uint64_t SizeBytes() const;
+
+ private:
+  struct Impl;
+  explicit ResultStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace weir::store
