@@ -160,7 +160,11 @@ Result<Duration> ParseDuration(std::string_view s) {
                   s.substr(start, p - start));
     else
       return Fail("unknown unit '{}' in duration '{}'; expected ms, s, m, h, d or w", unit, s);
-    total += static_cast<Duration>(std::llround(v * mult));
+    double ms = v * mult;
+    // A century is far beyond any window or timeout; larger values are typos.
+    if (!(ms <= 3.2e12) || total > static_cast<Duration>(3.2e12) - static_cast<Duration>(ms))
+      return Fail("duration '{}' is too long; the limit is 100 years", s);
+    total += static_cast<Duration>(std::llround(ms));
     any = true;
   }
   if (!any) return Fail("invalid duration '{}'", s);

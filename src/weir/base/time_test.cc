@@ -50,6 +50,7 @@ TEST(Time, Durations) {
   EXPECT_FALSE(ParseDuration("5"));
   EXPECT_FALSE(ParseDuration("5 parsecs"));
   EXPECT_FALSE(ParseDuration(""));
+  EXPECT_FALSE(ParseDuration("9999999999999999999d9999999999999999999d"));
   EXPECT_EQ(FormatDuration(5400000), "1h30m");
   EXPECT_EQ(FormatDuration(250), "250ms");
 }

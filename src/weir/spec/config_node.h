@@ -21,6 +21,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "weir/base/result.h"
 #include "weir/base/time.h"
 #include "weir/spec/diagnostics.h"
 
@@ -46,6 +47,8 @@ class ConfigNode {
   ConfigNode operator[](std::string_view key) const;
   /// Element of a sequence.
   ConfigNode operator[](size_t index) const;
+  /// Elements of a sequence, in order (empty for anything else).
+  std::vector<ConfigNode> items() const;
   size_t size() const { return node_.size(); }
   /// Keys of a map, in file order.
   std::vector<std::string> keys() const;
@@ -53,6 +56,9 @@ class ConfigNode {
   /// Raw scalar text, before substitution.
   std::string raw() const { return node_.IsScalar() ? node_.Scalar() : std::string(); }
   Location location() const;
+  /// What the node holds, for "found ..." in messages: "a map", "a sequence", "nothing" or the
+  /// scalar in quotes ('abc').
+  std::string Describe() const;
   const std::string& path() const { return path_; }
   const YAML::Node& yaml() const { return node_; }
   const std::shared_ptr<const std::string>& file() const { return file_; }
@@ -61,7 +67,10 @@ class ConfigNode {
   YAML::Node node_;
   std::shared_ptr<const std::string> file_;
   std::string path_;
-  YAML::Mark fallback_mark_;  ///< where an absent child would go (its parent)
+  /// Where the node is reported when it has no mark of its own: the key of a null value, or
+  /// the parent of an absent child.
+  YAML::Mark fallback_mark_ = YAML::Mark::null_mark();
+  YAML::Mark mark() const;
   friend class ConfigReader;
 };
 
@@ -94,14 +103,19 @@ class ConfigReader {
   /// A map of scalar to scalar, in file order.
   std::vector<std::pair<std::string, std::string>> StringMap(std::string_view key);
 
+  /// For required keys that are not plain strings (a map, a list): marks `key` as read and, if
+  /// it is absent or null, records "missing required key 'k' (expected)" or "expected ...,
+  /// found nothing". Returns whether it is present.
+  bool Require(std::string_view key, std::string_view expected);
   /// Records an error at `key` (or at this node if the key is absent).
   void Error(std::string_view key, std::string message);
   /// Errors for every key never read through this reader, suggesting the closest known key.
   void RejectUnknownKeys(const std::vector<std::string>& also_allowed = {});
 
  private:
-  /// Substituted scalar text of `key`, or nullopt (with an error if it is not a scalar).
-  std::optional<std::string> Scalar(std::string_view key);
+  /// Substituted scalar text of `key`, or nullopt: absent or null (no error), or not a scalar
+  /// or a failed substitution (error saying `expected` and what was found).
+  std::optional<std::string> Scalar(std::string_view key, std::string_view expected);
 
   ConfigNode node_;
   Diagnostics* diags_;

@@ -2,11 +2,13 @@
 //
 //   Diagnostics diags;
 //   diags.Error(node.location(), "expected a duration such as 5s");
-//   if (!diags.ok()) std::cerr << diags.Format();
+//   if (!diags.ok()) fmt::print(stderr, "{}", diags.Format());
 //   // pipeline.yaml:12:14: spec.metrics[0].watermark: expected a duration such as 5s
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace weir::spec {
@@ -40,5 +42,10 @@ class Diagnostics {
   std::vector<Diagnostic> items_;
   size_t errors_ = 0;
 };
+
+/// The candidate closest to `word` by edit distance (case-insensitive, a swap of two letters
+/// counts once) if it is close enough to be a likely typo, else one that `word` shortens or
+/// extends ("compression" -> "compression_type"); for "did you mean ...?" hints.
+std::optional<std::string> ClosestMatch(std::string_view word, const std::vector<std::string>& candidates);
 
 }  // namespace weir::spec

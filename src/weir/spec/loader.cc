@@ -1,0 +1,919 @@
+// Loads a pipeline file into spec::Pipeline, collecting every located error on the way.
+//
+//   spec::Diagnostics diags;
+//   auto p = spec::LoadString(yaml_text, "pipeline.yaml", diags);
+//   // diags.Format(): "pipeline.yaml:14:17: spec.metrics[0].window.tumbling: invalid duration ..."
+//
+// The walk reads each structural map through a ConfigReader, so unknown keys come out with a
+// "did you mean" hint, and keeps going after an error so that one run shows all of them. The
+// diagnostics of one load are reported in file order.
+#include "weir/spec/spec.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <unordered_set>
+
+#include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
+
+namespace weir::spec {
+namespace {
+
+constexpr std::string_view kApiVersion = "weir/v1";
+constexpr std::string_view kLegacyApiVersion = "deltaforge/v1";
+
+bool IsIdentifier(std::string_view s) {
+  if (s.empty()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (!(c == '_' || std::isalpha(c) || (i > 0 && std::isdigit(c)))) return false;
+  }
+  return true;
+}
+
+// "properties.currency": identifiers joined by dots.
+bool IsFieldPath(std::string_view s) {
+  size_t start = 0;
+  while (true) {
+    size_t dot = s.find('.', start);
+    if (!IsIdentifier(s.substr(start, dot == std::string_view::npos ? dot : dot - start))) return false;
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
+std::string JoinPath(std::string_view parent, std::string_view key) {
+  if (parent.empty()) return std::string(key);
+  return fmt::format("{}.{}", parent, key);
+}
+
+std::string List(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+std::string Hint(std::string_view word, const std::vector<std::string>& known, std::string_view what) {
+  if (std::optional<std::string> near = ClosestMatch(word, known)) return fmt::format(" (did you mean '{}'?)", *near);
+  if (known.empty()) return fmt::format(" (there are no {})", what);
+  return fmt::format(" (known {}: {})", what, List(known));
+}
+
+std::string Where(const Location& at) { return fmt::format("line {}, column {}", at.line, at.column); }
+
+// A window map holds exactly one of these.
+const std::vector<std::string> kWindowKinds = {"tumbling", "sliding", "session", "cumulative", "none"};
+
+class Loader {
+ public:
+  Loader(std::string_view source, const std::string& file)
+      : source_(source), file_(std::make_shared<const std::string>(file)) {
+    size_t first = source_.starts_with("\xEF\xBB\xBF") ? 3 : 0;  // yaml-cpp does not count a BOM
+    line_starts_.push_back(first);
+    for (size_t i = first; i < source_.size(); ++i)
+      if (source_[i] == '\n') line_starts_.push_back(i + 1);
+  }
+
+  Pipeline Load(const YAML::Node& root);
+
+  /// Hands the diagnostics of this load to `out`, in file order.
+  void Flush(Diagnostics& out) {
+    std::vector<Diagnostic> items = diags_.all();
+    std::stable_sort(items.begin(), items.end(), [](const Diagnostic& a, const Diagnostic& b) {
+      return std::pair(a.location.line, a.location.column) < std::pair(b.location.line, b.location.column);
+    });
+    for (Diagnostic& d : items) {
+      if (d.warning)
+        out.Warning(d.location, std::move(d.message));
+      else
+        out.Error(d.location, std::move(d.message));
+    }
+    diags_ = Diagnostics();
+  }
+
+  Diagnostics& diags() { return diags_; }
+
+  /// The source character at a yaml-cpp mark, if the mark lies in the text.
+  std::optional<char> CharAt(const YAML::Mark& m) const {
+    std::optional<size_t> off = Offset(m);
+    if (!off || *off >= source_.size()) return std::nullopt;
+    return source_[*off];
+  }
+
+ private:
+  void CheckKeys(const YAML::Node& root);
+  void LoadServer(const ConfigNode& node, ServerSpec& server);
+  void LoadSources(ConfigReader& spec, Pipeline& p);
+  void LoadProcessors(const ConfigNode& node, Pipeline& p);
+  void LoadMetrics(const ConfigNode& node, Pipeline& p);
+  void LoadMetric(const ConfigNode& node, const Pipeline& p, MetricSpec& m);
+  WindowSpec LoadWindow(const ConfigNode& node);
+  std::vector<NamedExpr> LoadGroupBy(const ConfigNode& node);
+  std::vector<NamedExpr> LoadNamedExprs(const ConfigNode& node, std::string_view what);
+  std::vector<OrderBy> LoadOrderBy(const ConfigNode& node, const std::vector<std::string>& names);
+  void LoadSinks(const ConfigNode& node, Pipeline& p);
+
+  /// The elements of a list; an error (and none) if `node` is present but not a sequence.
+  std::vector<ConfigNode> Items(const ConfigNode& node, std::string_view what);
+  /// Substituted text of a scalar node; nullopt with an error otherwise.
+  std::optional<std::string> Text(const ConfigNode& node, std::string_view expected);
+  /// The expression written at `node`, located at its first character; nullopt (with an
+  /// error) if it is not a scalar or its ${VAR} substitution fails.
+  std::optional<ExprText> Expr(const ConfigNode& node);
+  /// Whether a list item is a map; an error saying what it should be otherwise.
+  bool IsEntry(const ConfigNode& item, std::string_view what);
+  ExprText OptionalExpr(ConfigReader& r, std::string_view key);
+  ExprText RequiredExpr(ConfigReader& r, std::string_view key);
+  /// A duration > 0 (that must be present when `required`); nullopt if absent or wrong, with an
+  /// error when wrong or required.
+  std::optional<Duration> PositiveDuration(ConfigReader& r, std::string_view key, bool required);
+  /// `id`, or `config.id`; nullopt if neither is given.
+  std::optional<std::string> EntryId(ConfigReader& entry, const ConfigNode& config);
+
+  /// Gives every entry without an id `<type>`, or `<type>-2`, `<type>-3`... when taken, and
+  /// reports duplicate explicit ids.
+  template <class T>
+  void AssignIds(std::vector<T>& entries, const std::vector<bool>& explicit_id, std::string_view what);
+
+  std::optional<size_t> Offset(const YAML::Mark& m) const {
+    if (m.is_null() || m.line < 0 || m.column < 0 || static_cast<size_t>(m.line) >= line_starts_.size())
+      return std::nullopt;
+    size_t off = line_starts_[m.line] + static_cast<size_t>(m.column);
+    if (off > source_.size()) return std::nullopt;
+    return off;
+  }
+
+  std::string_view source_;
+  std::vector<size_t> line_starts_;
+  std::shared_ptr<const std::string> file_;
+  Diagnostics diags_;
+  bool legacy_ = false;
+};
+
+// Reports map keys that are not plain strings and keys given twice (yaml-cpp keeps both and
+// lookups silently take the first). Walks every map once, aliases included; anchors can make
+// the graph cyclic, hence the visited set.
+void Loader::CheckKeys(const YAML::Node& root) {
+  std::vector<std::pair<YAML::Node, std::string>> stack;
+  std::unordered_set<int> visited;  // container start positions (an alias shares its anchor's)
+  stack.emplace_back(root, std::string());
+  while (!stack.empty()) {
+    auto [node, path] = std::move(stack.back());
+    stack.pop_back();
+    if (!node.IsMap() && !node.IsSequence()) continue;
+    if (!visited.insert(node.Mark().pos).second) continue;
+    if (node.IsSequence()) {
+      size_t i = 0;
+      for (const auto& item : node) stack.emplace_back(item, fmt::format("{}[{}]", path, i++));
+      continue;
+    }
+    std::map<std::string, YAML::Mark, std::less<>> seen;
+    for (const auto& kv : node) {
+      YAML::Node key = kv.first;
+      if (!key.IsScalar()) {
+        ConfigNode at(key, file_, path);
+        diags_.Error(at.location(), fmt::format("map keys must be plain names, found {}", at.Describe()));
+        continue;
+      }
+      std::string child = JoinPath(path, key.Scalar());
+      auto [pos, inserted] = seen.emplace(key.Scalar(), key.Mark());
+      if (!inserted) {
+        diags_.Error(ConfigNode(key, file_, child).location(),
+                     fmt::format("duplicate key '{}' (first given at line {})", key.Scalar(), pos->second.line + 1));
+      }
+      stack.emplace_back(kv.second, std::move(child));
+    }
+  }
+}
+
+std::optional<std::string> Loader::Text(const ConfigNode& node, std::string_view expected) {
+  if (!node.is_scalar()) {
+    diags_.Error(node.location(), fmt::format("expected {}, found {}", expected, node.Describe()));
+    return std::nullopt;
+  }
+  Result<std::string> text = SubstituteEnv(node.raw());
+  if (!text) {
+    diags_.Error(node.location(), text.error().message);
+    return std::nullopt;
+  }
+  return std::move(*text);
+}
+
+std::vector<ConfigNode> Loader::Items(const ConfigNode& node, std::string_view what) {
+  std::vector<ConfigNode> out;
+  if (!node.defined()) return out;
+  if (!node.is_sequence()) {
+    diags_.Error(node.location(), fmt::format("expected a list of {}, found {}", what, node.Describe()));
+    return out;
+  }
+  return node.items();
+}
+
+bool Loader::IsEntry(const ConfigNode& item, std::string_view what) {
+  if (item.is_map()) return true;
+  diags_.Error(item.location(), fmt::format("expected a map describing {}, found {}", what, item.Describe()));
+  return false;
+}
+
+std::optional<ExprText> Loader::Expr(const ConfigNode& node) {
+  ExprText e;
+  e.location = node.location();
+  std::optional<std::string> text = Text(node, "an expression");
+  if (!text) return std::nullopt;
+  e.text = std::move(*text);
+  e.inline_chars = 0;
+  std::optional<size_t> start = Offset(node.yaml().Mark());
+  if (!start) return e;
+  size_t p = *start;
+  const size_t n = source_.size();
+  auto space = [&](size_t i) {
+    return source_[i] == ' ' || source_[i] == '\t' || source_[i] == '\r' || source_[i] == '\n';
+  };
+  // yaml-cpp marks a node at its properties (&anchor, !tag) when it has them.
+  while (p < n && (source_[p] == '&' || source_[p] == '!')) {
+    while (p < n && !space(p)) ++p;
+    while (p < n && space(p)) ++p;
+  }
+  if (p < n && (source_[p] == '"' || source_[p] == '\'')) {
+    ++p;
+  } else if (p < n && (source_[p] == '|' || source_[p] == '>')) {
+    // Block scalar: the text starts on the first non-blank line after the header.
+    while (true) {
+      size_t nl = source_.find('\n', p);
+      if (nl == std::string_view::npos) return e;
+      p = nl + 1;
+      while (p < n && (source_[p] == ' ' || source_[p] == '\t' || source_[p] == '\r')) ++p;
+      if (p < n && source_[p] != '\n') break;
+      if (p >= n) return e;
+    }
+  }
+  if (p > n) return e;
+  size_t line =
+      static_cast<size_t>(std::upper_bound(line_starts_.begin(), line_starts_.end(), p) - line_starts_.begin()) - 1;
+  e.location.line = static_cast<int>(line) + 1;
+  e.location.column = static_cast<int>(p - line_starts_[line]) + 1;
+  size_t k = 0;
+  while (k < e.text.size() && p + k < n && source_[p + k] == e.text[k] && source_[p + k] != '\n') ++k;
+  e.inline_chars = k;
+  return e;
+}
+
+ExprText Loader::OptionalExpr(ConfigReader& r, std::string_view key) {
+  ConfigNode node = r.Child(key);
+  ExprText absent{.text = {}, .location = node.location()};
+  if (!node.defined()) return absent;
+  return Expr(node).value_or(std::move(absent));
+}
+
+ExprText Loader::RequiredExpr(ConfigReader& r, std::string_view key) {
+  ConfigNode node = r.Child(key);
+  ExprText absent{.text = {}, .location = node.location()};
+  if (!r.Require(key, "an expression")) return absent;
+  std::optional<ExprText> e = Expr(node);
+  if (!e) return absent;
+  if (e->empty()) diags_.Error(e->location, "expected an expression, found an empty string");
+  return std::move(*e);
+}
+
+std::optional<Duration> Loader::PositiveDuration(ConfigReader& r, std::string_view key, bool required) {
+  r.Child(key);  // a known key even when absent, for "did you mean"
+  if (required ? !r.Require(key, "a duration such as 5m") : !r.Has(key)) return std::nullopt;
+  std::optional<Duration> d = r.OptionalDuration(key);
+  if (d && *d <= 0) {
+    r.Error(key, fmt::format("expected a duration greater than 0, found '{}'", r.node()[key].raw()));
+    return std::nullopt;
+  }
+  return d;
+}
+
+std::optional<std::string> Loader::EntryId(ConfigReader& entry, const ConfigNode& config) {
+  std::optional<std::string> id = entry.OptionalString("id");
+  ConfigNode where = entry.node()["id"];
+  if (!id && config.is_map() && config["id"].defined()) {
+    // DeltaForge files give connector ids inside `config`.
+    where = config["id"];
+    id = Text(where, "a string");
+  }
+  if (id && id->empty()) {
+    diags_.Error(where.location(), "expected a non-empty id");
+    return std::nullopt;
+  }
+  return id;
+}
+
+template <class T>
+void Loader::AssignIds(std::vector<T>& entries, const std::vector<bool>& explicit_id, std::string_view what) {
+  std::map<std::string, Location, std::less<>> taken;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (!explicit_id[i]) continue;
+    auto [pos, inserted] = taken.emplace(entries[i].id, entries[i].location);
+    if (!inserted) {
+      Location at = entries[i].node["id"].defined() ? entries[i].node["id"].location()
+                                                    : entries[i].node["config"]["id"].location();
+      diags_.Error(at,
+                   fmt::format("duplicate {} id '{}' (first defined at {})", what, entries[i].id, Where(pos->second)));
+    }
+  }
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (explicit_id[i]) continue;
+    std::string base = entries[i].type.empty() ? std::string(what) : entries[i].type;
+    std::string id = base;
+    for (int n = 2; taken.count(id) != 0; ++n) id = fmt::format("{}-{}", base, n);
+    taken.emplace(id, entries[i].location);
+    entries[i].id = std::move(id);
+  }
+}
+
+Pipeline Loader::Load(const YAML::Node& root) {
+  Pipeline p;
+  p.file = *file_;
+  p.root = ConfigNode(root, file_, "");
+  CheckKeys(root);
+  if (!p.root.defined()) {
+    diags_.Error(Location{*file_, 1, 1, ""},
+                 "the file is empty; expected a map with apiVersion, kind, metadata and spec");
+    return p;
+  }
+  if (!p.root.is_map()) {
+    diags_.Error(p.root.location(),
+                 fmt::format("expected a map with apiVersion, kind, metadata and spec, found {}", p.root.Describe()));
+    return p;
+  }
+  ConfigReader top(p.root, diags_);
+
+  if (top.Require("apiVersion", fmt::format("'{}'", kApiVersion))) {
+    p.api_version = top.String("apiVersion", "");
+    if (p.api_version == kLegacyApiVersion) {
+      legacy_ = true;
+      diags_.Warning(top.node()["apiVersion"].location(),
+                     fmt::format("'{}' is read for compatibility; write '{}'", kLegacyApiVersion, kApiVersion));
+    } else if (p.api_version != kApiVersion && !p.api_version.empty()) {
+      top.Error("apiVersion", fmt::format("expected '{}', found '{}'", kApiVersion, p.api_version));
+    }
+  }
+  if (top.Require("kind", "'Pipeline'")) {
+    std::string kind = top.String("kind", "Pipeline");
+    if (kind != "Pipeline") top.Error("kind", fmt::format("expected 'Pipeline', found '{}'", kind));
+  }
+
+  ConfigReader metadata(top.Child("metadata"), diags_);
+  p.name = metadata.RequiredString("name");
+  p.tenant = metadata.String("tenant", "");
+  metadata.RejectUnknownKeys();
+
+  if (top.Require("spec", "a map with sources, metrics, sinks...")) {
+    p.spec_node = top.Child("spec");
+    ConfigReader spec(p.spec_node, diags_);
+    LoadServer(spec.Child("server"), p.server);
+    LoadSources(spec, p);
+    LoadProcessors(spec.Child("processors"), p);
+    LoadMetrics(spec.Child("metrics"), p);
+    LoadSinks(spec.Child("sinks"), p);
+    // DeltaForge sections: kept in spec_node for the runtime; their shape is its to check.
+    spec.Child("batch");
+    spec.Child("commit_policy");
+    spec.RejectUnknownKeys();
+  }
+  top.RejectUnknownKeys();
+  return p;
+}
+
+void Loader::LoadServer(const ConfigNode& node, ServerSpec& server) {
+  ConfigReader r(node, diags_);
+  if (std::optional<std::string> listen = r.OptionalString("listen")) {
+    Result<std::pair<std::string, uint16_t>> hp = ParseListen(*listen);
+    if (hp) {
+      server.host = std::move(hp->first);
+      server.port = hp->second;
+    } else {
+      r.Error("listen", hp.error().message);
+    }
+  }
+  server.enabled = r.Bool("enabled", true);
+  r.RejectUnknownKeys();
+}
+
+void Loader::LoadSources(ConfigReader& spec, Pipeline& p) {
+  ConfigNode many = spec.Child("sources");
+  ConfigNode one = spec.Child("source");
+  std::vector<ConfigNode> items;
+  if (many.defined() && one.defined()) {
+    diags_.Error(one.location(), "write either 'source' (one map) or 'sources' (a list), not both");
+    items = Items(many, "sources");
+  } else if (many.defined()) {
+    items = Items(many, "sources");
+  } else if (one.defined()) {
+    if (one.is_map())
+      items.push_back(one);
+    else
+      diags_.Error(one.location(), fmt::format("expected a map (use 'sources' for a list), found {}", one.Describe()));
+  }
+  std::vector<bool> explicit_id;
+  for (const ConfigNode& item : items) {
+    if (!IsEntry(item, "a source")) continue;
+    ConfigReader r(item, diags_);
+    SourceSpec s;
+    s.node = item;
+    s.location = item.location();
+    s.type = r.RequiredString("type");
+    s.config = r.Child("config");
+    ConfigReader config(s.config, diags_);  // reports a `config` that is not a map
+    std::optional<std::string> id = EntryId(r, s.config);
+    explicit_id.push_back(id.has_value());
+    if (id) s.id = std::move(*id);
+    r.RejectUnknownKeys();
+    p.sources.push_back(std::move(s));
+  }
+  AssignIds(p.sources, explicit_id, "source");
+}
+
+void Loader::LoadProcessors(const ConfigNode& node, Pipeline& p) {
+  std::vector<bool> explicit_id;
+  for (const ConfigNode& item : Items(node, "processors")) {
+    if (!IsEntry(item, "a processor")) continue;
+    ConfigReader r(item, diags_);
+    ProcessorSpec proc;
+    proc.node = item;
+    proc.location = item.location();
+    proc.type = r.RequiredString("type");
+    std::optional<std::string> id = r.OptionalString("id");
+    if (id && id->empty()) {
+      r.Error("id", "expected a non-empty id");
+      id.reset();
+    }
+    explicit_id.push_back(id.has_value());
+    if (id) proc.id = std::move(*id);
+    // Only the built-in processors are checked here; the others read their own keys from `node`.
+    if (proc.type == "filter") {
+      proc.where = RequiredExpr(r, "where");
+      r.RejectUnknownKeys();
+    } else if (proc.type == "set") {
+      if (r.Require("fields", "a map of name: expression")) proc.fields = LoadNamedExprs(r.Child("fields"), "fields");
+      r.RejectUnknownKeys();
+    }
+    p.processors.push_back(std::move(proc));
+  }
+  AssignIds(p.processors, explicit_id, "processor");
+}
+
+void Loader::LoadMetrics(const ConfigNode& node, Pipeline& p) {
+  std::map<std::string, Location, std::less<>> ids;
+  for (const ConfigNode& item : Items(node, "metrics")) {
+    if (!IsEntry(item, "a metric")) continue;
+    MetricSpec m;
+    LoadMetric(item, p, m);
+    if (!m.id.empty()) {
+      auto [pos, inserted] = ids.emplace(m.id, m.location);
+      if (!inserted)
+        diags_.Error(item["id"].location(),
+                     fmt::format("duplicate metric id '{}' (first defined at {})", m.id, Where(pos->second)));
+    }
+    p.metrics.push_back(std::move(m));
+  }
+}
+
+void Loader::LoadMetric(const ConfigNode& node, const Pipeline& p, MetricSpec& m) {
+  ConfigReader r(node, diags_);
+  m.location = node.location();
+  m.id = r.RequiredString("id");
+  if (!m.id.empty() && !IsIdentifier(m.id))
+    r.Error("id",
+            fmt::format("invalid metric id '{}'; expected a letter or '_' followed by letters, digits or '_'", m.id));
+  m.description = r.String("description", "");
+
+  ConfigNode from = r.Child("from");
+  std::vector<ConfigNode> from_items;
+  if (from.is_scalar())
+    from_items.push_back(from);
+  else if (from.is_sequence())
+    from_items = Items(from, "source ids");
+  else if (from.defined())
+    diags_.Error(from.location(),
+                 fmt::format("expected a source id or a list of source ids, found {}", from.Describe()));
+  std::vector<std::string> source_ids;
+  for (const SourceSpec& s : p.sources) source_ids.push_back(s.id);
+  for (const ConfigNode& f : from_items) {
+    std::optional<std::string> id = Text(f, "a source id");
+    if (!id) continue;
+    if (std::find(source_ids.begin(), source_ids.end(), *id) == source_ids.end())
+      diags_.Error(f.location(), fmt::format("unknown source '{}'{}", *id, Hint(*id, source_ids, "sources")));
+    else
+      m.from.push_back(std::move(*id));
+  }
+
+  m.where = OptionalExpr(r, "where");
+  m.event_time = OptionalExpr(r, "event_time");
+  m.watermark = r.Duration("watermark", 0);
+  m.allowed_lateness = r.Duration("allowed_lateness", 0);
+  m.idle_timeout = PositiveDuration(r, "idle_timeout", false);
+  m.window = LoadWindow(r.Child("window"));
+  m.group_by = LoadGroupBy(r.Child("group_by"));
+  if (r.Require("select", "a map of name: expression")) m.select = LoadNamedExprs(r.Child("select"), "select");
+
+  // Output names (group_by and select columns) are unique; the one written first keeps it.
+  std::vector<const NamedExpr*> outputs;
+  for (const NamedExpr& ne : m.group_by) outputs.push_back(&ne);
+  for (const NamedExpr& ne : m.select) outputs.push_back(&ne);
+  std::stable_sort(outputs.begin(), outputs.end(), [](const NamedExpr* a, const NamedExpr* b) {
+    return std::pair(a->location.line, a->location.column) < std::pair(b->location.line, b->location.column);
+  });
+  std::map<std::string, Location, std::less<>> names;
+  std::vector<std::string> name_list;
+  for (const NamedExpr* ne : outputs) {
+    auto [pos, inserted] = names.emplace(ne->name, ne->location);
+    if (inserted)
+      name_list.push_back(ne->name);
+    else
+      diags_.Error(ne->location,
+                   fmt::format("name '{}' is already used at {}; group_by and select names must be unique", ne->name,
+                               Where(pos->second)));
+  }
+
+  m.having = OptionalExpr(r, "having");
+  m.order_by = LoadOrderBy(r.Child("order_by"), name_list);
+  m.limit = r.Int("limit", 0, 1);
+
+  ConfigReader emit(r.Child("emit"), diags_);
+  m.emit_early = PositiveDuration(emit, "early", false);
+  emit.RejectUnknownKeys();
+
+  r.RejectUnknownKeys();
+}
+
+WindowSpec Loader::LoadWindow(const ConfigNode& node) {
+  WindowSpec w;
+  w.location = node.location();
+  // No window: one running result over all time, updated as records arrive.
+  if (!node.yaml().IsDefined()) {
+    w.kind = WindowKind::kNone;
+    return w;
+  }
+  constexpr std::string_view kExpected =
+      "a map such as { tumbling: 1m }, { sliding: 5m, every: 1m }, { session: 30m }, { cumulative: 1d, every: 1h } or "
+      "'none'";
+  if (node.is_scalar()) {
+    std::optional<std::string> text = Text(node, kExpected);
+    if (text && *text == "none")
+      w.kind = WindowKind::kNone;
+    else if (text)
+      diags_.Error(node.location(), fmt::format("expected {}, found {}", kExpected, node.Describe()));
+    return w;
+  }
+  if (!node.is_map()) {
+    diags_.Error(node.location(), fmt::format("expected {}, found {}", kExpected, node.Describe()));
+    return w;
+  }
+  ConfigReader r(node, diags_);
+  std::vector<std::string> kinds;
+  for (const std::string& k : kWindowKinds) {
+    if (r.Child(k).yaml().IsDefined()) kinds.push_back(k);
+  }
+  bool has_every = r.Child("every").yaml().IsDefined();
+  size_t before = diags_.error_count();
+  r.RejectUnknownKeys();
+  bool unknown_keys = diags_.error_count() > before;
+  if (kinds.empty()) {
+    // An unknown key is most likely a misspelt kind, already reported with a suggestion.
+    if (!unknown_keys) diags_.Error(node.location(), "expected one of tumbling, sliding, session, cumulative or none");
+    return w;
+  }
+  if (kinds.size() > 1) {
+    r.Error(kinds[1], fmt::format("a window has one kind; found both '{}' and '{}'", kinds[0], kinds[1]));
+    return w;
+  }
+  const std::string& kind = kinds[0];
+  bool stepped = kind == "sliding" || kind == "cumulative";
+  if (has_every && !stepped)
+    r.Error("every",
+            fmt::format("'every' applies to sliding and cumulative windows, not {}", kind == "none" ? "'none'" : kind));
+  if (kind == "none") {
+    w.kind = WindowKind::kNone;
+    if (r.Require("none", "true") && !r.Bool("none", true))
+      r.Error("none", "write 'none: true' (or 'window: none'), or give a window kind");
+    return w;
+  }
+  w.kind = kind == "tumbling"  ? WindowKind::kTumbling
+           : kind == "sliding" ? WindowKind::kSliding
+           : kind == "session" ? WindowKind::kSession
+                               : WindowKind::kCumulative;
+  std::optional<Duration> size = PositiveDuration(r, kind, true);
+  if (size) w.size = *size;
+  if (!stepped) return w;
+  std::optional<Duration> every = PositiveDuration(r, "every", true);
+  if (!every) return w;
+  w.every = *every;
+  if (!size) return w;
+  if (kind == "sliding" && *every >= *size) {
+    r.Error("every", fmt::format("every ({}) must be smaller than the window size ({}); use tumbling for windows that "
+                                 "do not overlap",
+                                 FormatDuration(*every), FormatDuration(*size)));
+  } else if (*size % *every != 0) {
+    r.Error("every",
+            fmt::format("every ({}) must divide the window size ({})", FormatDuration(*every), FormatDuration(*size)));
+  }
+  return w;
+}
+
+std::vector<NamedExpr> Loader::LoadNamedExprs(const ConfigNode& node, std::string_view what) {
+  std::vector<NamedExpr> out;
+  if (!node.is_map()) {
+    diags_.Error(node.location(), fmt::format("expected a map of name: expression, found {}", node.Describe()));
+    return out;
+  }
+  std::set<std::string, std::less<>> seen;
+  for (const auto& kv : node.yaml()) {
+    if (!kv.first.IsScalar()) continue;  // reported by CheckKeys
+    std::string name = kv.first.Scalar();
+    if (!seen.insert(name).second) continue;  // a repeated key, reported by CheckKeys
+    std::string path = JoinPath(node.path(), name);
+    NamedExpr ne;
+    ne.name = name;
+    ne.location = ConfigNode(kv.first, node.file(), path).location();
+    ConfigNode value = node[name];
+    if (name.empty()) diags_.Error(ne.location, "expected a name, found an empty string");
+    if (!value.defined()) {
+      diags_.Error(value.location(), "expected an expression, found nothing");
+      continue;
+    }
+    std::optional<ExprText> e = Expr(value);
+    if (!e) continue;
+    if (e->empty()) diags_.Error(e->location, "expected an expression, found an empty string");
+    ne.expr = std::move(*e);
+    out.push_back(std::move(ne));
+  }
+  if (out.empty() && node.size() == 0)
+    diags_.Error(node.location(), fmt::format("expected at least one name: expression in {}", what));
+  return out;
+}
+
+std::vector<NamedExpr> Loader::LoadGroupBy(const ConfigNode& node) {
+  if (!node.defined()) return {};
+  if (node.is_map()) return LoadNamedExprs(node, "group_by");
+  std::vector<ConfigNode> items;
+  if (node.is_scalar())
+    items.push_back(node);
+  else
+    items = Items(node, "group_by entries");
+  std::vector<NamedExpr> out;
+  for (const ConfigNode& item : items) {
+    if (item.is_map() && item.size() == 1) {
+      for (NamedExpr& ne : LoadNamedExprs(item, "group_by")) out.push_back(std::move(ne));
+      continue;
+    }
+    if (item.is_scalar()) {
+      std::optional<ExprText> e = Expr(item);
+      if (!e) continue;
+      if (!IsFieldPath(e->text)) {
+        diags_.Error(item.location(), fmt::format("cannot name {}; write a field path such as properties.currency, or "
+                                                  "{{ name: expression }}",
+                                                  item.Describe()));
+        continue;
+      }
+      size_t dot = e->text.rfind('.');
+      NamedExpr ne;
+      ne.name = dot == std::string::npos ? e->text : e->text.substr(dot + 1);
+      ne.location = item.location();
+      ne.expr = std::move(*e);
+      out.push_back(std::move(ne));
+      continue;
+    }
+    diags_.Error(item.location(),
+                 fmt::format("expected a field path such as properties.currency or a one-entry map "
+                             "{{ name: expression }}, found {}",
+                             item.is_map() ? fmt::format("a map with {} entries", item.size()) : item.Describe()));
+  }
+  return out;
+}
+
+std::vector<OrderBy> Loader::LoadOrderBy(const ConfigNode& node, const std::vector<std::string>& names) {
+  std::vector<OrderBy> out;
+  if (!node.defined()) return out;
+  std::vector<ConfigNode> items;
+  if (node.is_scalar())
+    items.push_back(node);
+  else
+    items = Items(node, "'name [asc|desc]' entries");
+  for (const ConfigNode& item : items) {
+    std::optional<std::string> text = Text(item, "'name [asc|desc]'");
+    if (!text) continue;
+    std::vector<std::string> words;
+    std::istringstream in(*text);
+    for (std::string w; in >> w;) words.push_back(std::move(w));
+    OrderBy ob;
+    bool ok = words.size() == 1 || words.size() == 2;
+    if (ok && words.size() == 2) {
+      std::string dir = words[1];
+      std::transform(dir.begin(), dir.end(), dir.begin(), [](unsigned char c) { return std::tolower(c); });
+      ok = dir == "asc" || dir == "desc";
+      ob.descending = dir == "desc";
+    }
+    if (!ok) {
+      diags_.Error(item.location(),
+                   fmt::format("expected 'name', 'name asc' or 'name desc', found {}", item.Describe()));
+      continue;
+    }
+    ob.name = words[0];
+    if (std::find(names.begin(), names.end(), ob.name) == names.end()) {
+      diags_.Error(item.location(), fmt::format("unknown name '{}' in order_by; it must be a select or group_by name{}",
+                                                ob.name, Hint(ob.name, names, "names")));
+      continue;
+    }
+    out.push_back(std::move(ob));
+  }
+  return out;
+}
+
+void Loader::LoadSinks(const ConfigNode& node, Pipeline& p) {
+  std::vector<std::string> metric_ids;
+  for (const MetricSpec& m : p.metrics)
+    if (!m.id.empty()) metric_ids.push_back(m.id);
+  std::vector<bool> explicit_id;
+  for (const ConfigNode& item : Items(node, "sinks")) {
+    if (!IsEntry(item, "a sink")) continue;
+    ConfigReader r(item, diags_);
+    SinkSpec s;
+    s.node = item;
+    s.location = item.location();
+    s.type = r.RequiredString("type");
+    s.config = r.Child("config");
+    ConfigReader config(s.config, diags_);
+    std::optional<std::string> id = EntryId(r, s.config);
+    explicit_id.push_back(id.has_value());
+    if (id) s.id = std::move(*id);
+
+    // DeltaForge sinks take every event and have no `from`.
+    s.from = legacy_ ? r.String("from", "events") : r.RequiredString("from");
+    if (!s.from.empty() && s.from != "events") {
+      size_t colon = s.from.find(':');
+      std::string_view prefix = std::string_view(s.from).substr(0, colon == std::string::npos ? 0 : colon);
+      std::string metric = colon == std::string::npos ? std::string() : s.from.substr(colon + 1);
+      if (prefix != "metric" && prefix != "late") {
+        r.Error("from", fmt::format("expected 'events', 'metric:<id>' or 'late:<id>', found '{}'", s.from));
+      } else if (std::find(metric_ids.begin(), metric_ids.end(), metric) == metric_ids.end()) {
+        r.Error("from", fmt::format("unknown metric '{}'{}", metric, Hint(metric, metric_ids, "metrics")));
+      }
+    }
+
+    // DeltaForge files say `required` inside `config`.
+    if (r.Has("required") || !config.Has("required"))
+      s.required = r.Bool("required", true);
+    else
+      s.required = config.Bool("required", true);
+    r.RejectUnknownKeys();
+    p.sinks.push_back(std::move(s));
+  }
+  AssignIds(p.sinks, explicit_id, "sink");
+}
+
+// Records where each document starts. Parsing with it checks the whole stream (every document)
+// for syntax errors without building nodes.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+}  // namespace
+
+std::optional<Pipeline> LoadString(std::string_view yaml, const std::string& file_name, Diagnostics& diags) {
+  auto syntax_error = [&](const YAML::Mark& mark, std::string_view message) {
+    Location at{file_name, 0, 0, ""};
+    if (!mark.is_null()) {
+      at.line = mark.line + 1;
+      at.column = mark.column + 1;
+    }
+    diags.Error(at, fmt::format("YAML syntax error: {}", message));
+  };
+  Loader loader(yaml, file_name);
+  const std::string text(yaml);
+  YAML::Node root;
+  size_t documents = 0;
+  try {
+    // yaml-cpp 0.7's LoadAll never returns on some malformed input (a lone ',' where a node
+    // should start): the parser does not consume the token and yields an empty document per
+    // turn, allocating until memory runs out (jbeder/yaml-cpp#1040, fixed after 0.8). So the
+    // documents are walked here, stopping when one starts where the previous one did.
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    DocumentStarts starts;
+    while (parser.HandleNextDocument(starts)) {
+      size_t n = starts.starts.size();
+      if (n >= 2 && starts.starts[n - 1].pos == starts.starts[n - 2].pos) {
+        std::optional<char> c = loader.CharAt(starts.starts[n - 1]);
+        syntax_error(starts.starts[n - 1],
+                     c ? fmt::format("unexpected '{}'", *c) : std::string("unexpected character"));
+        return std::nullopt;
+      }
+    }
+    documents = starts.starts.size();
+    if (documents > 0) root = YAML::Load(text);
+    if (documents > 1) {
+      loader.diags().Error(Location{file_name, starts.starts[1].line + 1, starts.starts[1].column + 1, ""},
+                           fmt::format("expected one YAML document, found {}; remove the '---' separators", documents));
+    }
+  } catch (const YAML::Exception& e) {
+    syntax_error(e.mark, e.msg);
+    return std::nullopt;
+  } catch (const std::exception& e) {
+    diags.Error(Location{file_name, 0, 0, ""}, fmt::format("cannot parse the YAML: {}", e.what()));
+    return std::nullopt;
+  }
+
+  std::optional<Pipeline> p;
+  try {
+    p = loader.Load(root);
+  } catch (const std::exception& e) {
+    // Nothing in the walk is expected to throw; if yaml-cpp still does, the user gets an error
+    // rather than a crash.
+    loader.diags().Error(Location{file_name, 0, 0, ""}, fmt::format("cannot read the pipeline: {}", e.what()));
+    p.reset();
+  }
+  loader.Flush(diags);
+  return p;
+}
+
+std::optional<Pipeline> LoadFile(const std::string& path, Diagnostics& diags) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    diags.Error(Location{path, 0, 0, ""}, fmt::format("cannot open the pipeline file: {}", std::strerror(errno)));
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    diags.Error(Location{path, 0, 0, ""}, "cannot read the pipeline file");
+    return std::nullopt;
+  }
+  return LoadString(text.str(), path, diags);
+}
+
+Location LocateInExpr(const ExprText& expr, uint32_t column) {
+  Location at = expr.location;
+  if (at.line == 0 || column == 0) return at;
+  size_t index = column - 1;
+  size_t mapped = std::min(expr.inline_chars, expr.text.size());
+  // A block scalar's text ends with its line break, which is not a column anyone points at.
+  size_t body = expr.text.size();
+  while (body > 0 && expr.text[body - 1] == '\n') --body;
+  // One past the end is where "unexpected end of expression" points.
+  if (index < mapped || (index == body && mapped >= body)) at.column += static_cast<int>(index);
+  return at;
+}
+
+Result<std::pair<std::string, uint16_t>> ParseListen(std::string_view text) {
+  constexpr std::string_view kForms = "expected host:port such as 127.0.0.1:8080, :8080, 8080 or [::1]:8080";
+  if (text.empty()) return Fail("empty listen address; {}", kForms);
+  std::string host;
+  std::string_view port;
+  if (text[0] == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos) return Fail("missing ']' in listen address '{}'; {}", text, kForms);
+    host = std::string(text.substr(1, close - 1));
+    bool ok = !host.empty() && std::all_of(host.begin(), host.end(), [](unsigned char c) {
+      return std::isxdigit(c) || c == ':' || c == '.' || c == '%' || std::isalnum(c);
+    });
+    if (!ok || host.find(':') == std::string::npos)
+      return Fail("invalid IPv6 address '{}' in listen address '{}'", host, text);
+    std::string_view rest = text.substr(close + 1);
+    if (rest.empty() || rest[0] != ':') return Fail("expected ':port' after ']' in listen address '{}'", text);
+    port = rest.substr(1);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      host = "127.0.0.1";  // only a port: keep the default, local-only interface
+      port = text;
+    } else {
+      std::string_view h = text.substr(0, colon);
+      if (h.find(':') != std::string_view::npos)
+        return Fail("write IPv6 addresses in brackets, as [::1]:8080; found '{}'", text);
+      host = h.empty() ? "0.0.0.0" : std::string(h);  // ":8080" listens on every interface
+      port = text.substr(colon + 1);
+    }
+    bool ok = std::all_of(host.begin(), host.end(),
+                          [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '-' || c == '_'; });
+    if (!ok) return Fail("invalid host '{}' in listen address '{}'; {}", host, text, kForms);
+  }
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value > 65535)
+    return Fail("invalid port '{}' in listen address '{}'; expected a number from 0 to 65535", port, text);
+  return std::pair<std::string, uint16_t>(std::move(host), static_cast<uint16_t>(value));
+}
+
+}  // namespace weir::spec
