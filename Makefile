@@ -29,7 +29,7 @@ asan:
 	$(MAKE) build PRESET=asan
 
 run: deps build
-	$(BUILD)/bin/weir run examples/quickstart.yaml
+	$(BUILD)/bin/weir run examples/quickstart.yaml --web-dir web --data-dir .weir/quickstart
 
 test: deps build lint
 	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure --timeout 900

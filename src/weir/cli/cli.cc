@@ -69,6 +69,7 @@ struct RunOptions {
   std::string listen;
   std::string data_dir;
   std::string web_dir;
+  std::string port_file;
 };
 
 int Run(const RunOptions& o) {
@@ -125,6 +126,12 @@ int Run(const RunOptions& o) {
       return 1;
     }
     std::string base = fmt::format("http://{}:{}", host, http->port());
+    if (!o.port_file.empty()) {
+      // Written whole, then renamed: a reader never sees a partial number.
+      std::string tmp = o.port_file + ".tmp";
+      std::ofstream(tmp) << http->port() << "\n";
+      std::rename(tmp.c_str(), o.port_file.c_str());
+    }
     WEIR_LOG_INFO("pipeline '{}' running; API on {}", spec.name, base);
     std::cerr << fmt::format(
         "\nWeir is running pipeline '{}'.\n"
@@ -252,6 +259,7 @@ int Main(int argc, char** argv) {
   run_cmd->add_option("--listen", run.listen, "HTTP address, e.g. 127.0.0.1:8080 (overrides spec.server.listen)");
   run_cmd->add_option("--data-dir", run.data_dir, "Directory for durable state (default .weir/<pipeline name>)");
   run_cmd->add_option("--web-dir", run.web_dir, "Directory of dashboard files served at /");
+  run_cmd->add_option("--port-file", run.port_file, "Write the HTTP port here once listening (for scripts, --listen :0)");
 
   std::string validate_path;
   auto* validate_cmd = app.add_subcommand("validate", "Check a pipeline file and report every error");

@@ -145,6 +145,7 @@ char* WindowMetric::RowFor(Pane& pane, uint32_t group) {
     pane.dirty.push_back(0);
     groups_.Ref(group);
     char* row = pane.row(r);
+    *reinterpret_cast<int64_t*>(row) = 0;  // net number of records in the group
     for (const auto& a : plan_.aggregates) a.fn->Init(row + a.offset);
   }
   pane.dirty[r] = 1;
@@ -255,6 +256,7 @@ void WindowMetric::Process(Batch& batch, runtime::Emitter& out) {
     key_buf_.clear();
     for (size_t k = 0; k < K; ++k) EncodeKey(cols_[k * n + i], key_buf_);
     rows_[i] = RowFor(*pane, groups_.Intern(key_buf_));
+    *reinterpret_cast<int64_t*>(rows_[i]) += batch.weight(i);
   }
 
   // Aggregates, one tight loop each.
@@ -378,9 +380,9 @@ void WindowMetric::EmitEarly(runtime::Emitter& out) {
     if (start + ps > fired_upto_) p.ClearDirty();
 }
 
-void WindowMetric::FireWindow(Timestamp end, bool final, bool only_dirty, runtime::Emitter& out) {
+void WindowMetric::FireWindow(Timestamp end, bool final, bool only_dirty, runtime::Emitter& out, bool replace) {
   const bool none = plan_.window.kind == spec::WindowKind::kNone;
-  const bool replace = plan_.schema.top_n;
+  replace = replace || plan_.schema.top_n;
   if (replace) only_dirty = false;
   Timestamp ws = none ? kMinTimestamp : WindowStart(end);
   auto first = none ? panes_.begin() : panes_.lower_bound(ws);
@@ -411,18 +413,30 @@ void WindowMetric::FireWindow(Timestamp end, bool final, bool only_dirty, runtim
           if (index.try_emplace(g, order.size()).second) order.push_back(g);
     }
     merged.resize(static_cast<size_t>(order.size()) * plan_.state_size);
-    for (size_t i = 0; i < order.size(); ++i)
+    for (size_t i = 0; i < order.size(); ++i) {
+      *reinterpret_cast<int64_t*>(merged.data() + i * plan_.state_size) = 0;
       for (const auto& a : plan_.aggregates) a.fn->Init(merged.data() + i * plan_.state_size + a.offset);
+    }
     for (auto it = first; it != last; ++it) {
       Pane& p = it->second;
       for (uint32_t r = 0; r < p.rows(); ++r) {
         auto f = index.find(p.group_of[r]);
         if (f == index.end()) continue;
         char* dst = merged.data() + static_cast<size_t>(f->second) * plan_.state_size;
+        *reinterpret_cast<int64_t*>(dst) += *reinterpret_cast<const int64_t*>(p.row(r));
         for (const auto& a : plan_.aggregates) a.fn->Merge(dst + a.offset, p.row(r) + a.offset);
       }
     }
     for (size_t i = 0; i < order.size(); ++i) items.emplace_back(order[i], merged.data() + i * plan_.state_size);
+  }
+
+  // A group whose records were all retracted no longer exists. If the window was emitted
+  // before, its stored row must go: re-emit the whole window as a replacement.
+  bool vanished = false;
+  for (const auto& item : items) vanished |= *reinterpret_cast<const int64_t*>(item.second) <= 0;
+  if (vanished && only_dirty && revisions_.count(end)) {
+    FireWindow(end, final, /*only_dirty=*/false, out, /*replace=*/true);
+    return;
   }
 
   ResultBatch rb;
@@ -431,6 +445,7 @@ void WindowMetric::FireWindow(Timestamp end, bool final, bool only_dirty, runtim
   all.reserve(items.size() * width);
   std::vector<Value> vals(width);
   for (const auto& [group, state] : items) {
+    if (*reinterpret_cast<const int64_t*>(state) <= 0) continue;
     std::string_view key = groups_.key(group);
     for (uint32_t k = 0; k < K; ++k) vals[k] = DecodeKey(key, &rb.arena);
     for (uint32_t a = 0; a < A; ++a)
@@ -458,7 +473,7 @@ void WindowMetric::FireWindow(Timestamp end, bool final, bool only_dirty, runtim
     });
   }
   if (plan_.limit > 0 && order.size() > static_cast<size_t>(plan_.limit)) order.resize(plan_.limit);
-  if (order.empty() && !replace) return;
+  if (order.empty() && !(replace && revisions_.count(end))) return;
 
   uint64_t revision = ++revisions_[end];
   rb.cells.reserve(order.size() * (K + S));

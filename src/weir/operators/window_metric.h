@@ -96,7 +96,7 @@ class WindowMetric final : public runtime::Metric {
   /// Minimum over inputs that hold the watermark back, or kMaxTimestamp if none does.
   Timestamp HeldAt(Timestamp now, const Input* except) const;
   void AdvanceTo(Timestamp wm, runtime::Emitter& out);
-  void FireWindow(Timestamp end, bool final, bool only_dirty, runtime::Emitter& out);
+  void FireWindow(Timestamp end, bool final, bool only_dirty, runtime::Emitter& out, bool replace = false);
   void EmitLateUpdates(runtime::Emitter& out);
   void EmitEarly(runtime::Emitter& out);
   void DropExpired();

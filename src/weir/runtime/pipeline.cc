@@ -144,6 +144,10 @@ struct Pipeline::Impl : Emitter {
         for (auto& m : metrics) m->OnTimer(now, *this);
         FlushSinks();
         Snapshot(now);
+      } else if (queue.size() == 0) {
+        // Caught up: publish the status now, so that what a client just saw acknowledged and
+        // processed is reflected in /api/v1/status.
+        Snapshot(now);
       }
       if (!msg && queue.closed() && queue.size() == 0) break;
       if (stop_requested && !queue.closed()) queue.Close();

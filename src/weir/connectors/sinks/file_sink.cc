@@ -59,7 +59,7 @@ std::unique_ptr<runtime::Sink> MakeFileSink(const spec::SinkSpec& spec, runtime:
   std::string path = r.RequiredString("path");
   bool append = r.Bool("append", false);
   r.Enum("format", {"ndjson"}, "ndjson");
-  r.RejectUnknownKeys({"id"});
+  r.RejectUnknownKeys({"id", "required"});
   std::filesystem::path p(path);
   if (!path.empty() && p.is_relative() && !ctx.pipeline.file.empty())
     p = std::filesystem::path(ctx.pipeline.file).parent_path() / p;
@@ -69,7 +69,7 @@ std::unique_ptr<runtime::Sink> MakeFileSink(const spec::SinkSpec& spec, runtime:
 std::unique_ptr<runtime::Sink> MakeStdoutSink(const spec::SinkSpec& spec, runtime::PlanContext& ctx) {
   spec::ConfigReader r(spec.config, ctx.diags);
   r.Enum("format", {"ndjson"}, "ndjson");
-  r.RejectUnknownKeys({"id"});
+  r.RejectUnknownKeys({"id", "required"});
   return std::make_unique<FileSink>("", false);
 }
 

@@ -167,7 +167,7 @@ std::unique_ptr<runtime::Source> MakeFileSource(const spec::SourceSpec& spec, ru
   bool changes = r.Bool("changes", false);
   options.envelopes = changes;
   std::string progress = r.Enum("progress", {"auto", "true", "false"}, "auto");
-  r.RejectUnknownKeys({"id"});
+  r.RejectUnknownKeys({"id", "required"});
   if (!path.empty()) {
     // Relative paths are relative to the pipeline file.
     std::filesystem::path p(path);

@@ -168,7 +168,7 @@ std::unique_ptr<runtime::Source> MakeHttpSource(const spec::SourceSpec& spec, ru
   options.max_event_bytes = static_cast<size_t>(r.Bytes("max_event_bytes", 1 << 20));
   bool changes = r.Bool("changes", false);
   options.envelopes = changes;
-  r.RejectUnknownKeys({"id"});
+  r.RejectUnknownKeys({"id", "required"});
   if (path.empty() || path[0] != '/') r.Error("path", "path must start with '/'");
   return std::make_unique<HttpSource>(path, options, changes);
 }

@@ -98,7 +98,7 @@ std::unique_ptr<runtime::Source> MakeSimulatorSource(const spec::SourceSpec& spe
   options.max_disorder = r.Duration("max_disorder", 3000);
   for (const auto& [k, v] : r.StringMap("params")) options.params[k] = v;
   size_t batch_size = static_cast<size_t>(r.Int("batch_size", 1000, 1, 1'000'000));
-  r.RejectUnknownKeys({"id"});
+  r.RejectUnknownKeys({"id", "required"});
   auto made = simulate::MakeScenario(scenario, options);
   if (!made) {
     r.Error("scenario", made.error().message);

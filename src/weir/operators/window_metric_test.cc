@@ -1,0 +1,201 @@
+#include "weir/operators/window_metric.h"
+
+#include <gtest/gtest.h>
+
+#include "weir/codec/json_decoder.h"
+
+namespace weir::operators {
+namespace {
+
+/// Collects what a metric emits as JSON lines.
+struct Collector : runtime::Emitter {
+  std::vector<std::string> rows, late;
+  void EmitResults(ResultBatch& b) override {
+    for (const auto& r : b.rows) {
+      std::string s;
+      AppendResultJson(*b.schema, r, s);
+      rows.push_back(s);
+    }
+  }
+  void EmitLate(LateBatch& b) override {
+    for (const auto& r : b.records) late.push_back(std::string(r.raw));
+  }
+  std::vector<std::string> Take() { return std::exchange(rows, {}); }
+};
+
+spec::ExprText E(std::string text) { return {std::move(text), {}}; }
+
+struct MetricHarness {
+  spec::Pipeline pipeline;
+  spec::Diagnostics diags;
+  Layout layout;
+  std::unique_ptr<runtime::Metric> metric;
+  std::unique_ptr<codec::JsonDecoder> decoder;
+  Collector out;
+
+  explicit MetricHarness(spec::MetricSpec m, uint32_t partitions = 1) {
+    runtime::PlanContext ctx{pipeline, diags, layout, {{"in", partitions, false, false}}, ""};
+    metric = MakeWindowMetric(m, ctx, 0);
+    EXPECT_TRUE(diags.ok()) << diags.Format();
+    decoder = std::make_unique<codec::JsonDecoder>(layout);
+  }
+  void Feed(std::string_view ndjson, uint32_t partition = 0) {
+    auto buf = codec::PaddedBuffer::Copy(ndjson);
+    Batch b(layout.width());
+    b.Hold(buf);
+    b.origin.partition = partition;
+    decoder->DecodeNdjson(*buf, b, nullptr);
+    metric->Process(b, out);
+  }
+  void End(uint32_t partition = 0) { metric->EndPartition(0, partition, out); }
+};
+
+spec::MetricSpec RevenuePerMinute() {
+  spec::MetricSpec m;
+  m.id = "revenue";
+  m.where = E("type = 'buy'");
+  m.event_time = E("ts");
+  m.watermark = 5000;
+  m.window = {spec::WindowKind::kTumbling, 60000, 0, {}};
+  m.group_by = {{"cur", E("cur"), {}}};
+  m.select = {{"n", E("count()"), {}}, {"total", E("sum(amount)"), {}}, {"avg", E("avg(amount)"), {}}};
+  return m;
+}
+
+TEST(TumblingWindow, FiresWhenWatermarkPassesEnd) {
+  MetricHarness h(RevenuePerMinute());
+  h.Feed(R"({"type":"buy","ts":"2026-01-01T00:00:10Z","cur":"USD","amount":10}
+{"type":"view","ts":"2026-01-01T00:00:20Z","cur":"USD","amount":99}
+{"type":"buy","ts":"2026-01-01T00:00:30Z","cur":"EUR","amount":5}
+{"type":"buy","ts":"2026-01-01T00:00:59.999Z","cur":"USD","amount":20})");
+  EXPECT_TRUE(h.out.rows.empty());
+  // 00:01:04 - 5s bound = 00:00:59: the minute is not complete yet.
+  h.Feed(R"({"type":"view","ts":"2026-01-01T00:01:04Z"})");
+  EXPECT_TRUE(h.out.rows.empty());
+  h.Feed(R"({"type":"view","ts":"2026-01-01T00:01:05Z"})");
+  auto rows = h.out.Take();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0],
+            R"({"metric":"revenue","window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:01:00.000Z","cur":"USD","n":2,"total":30,"avg":15,"revision":1,"final":true})");
+  EXPECT_EQ(rows[1],
+            R"({"metric":"revenue","window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:01:00.000Z","cur":"EUR","n":1,"total":5,"avg":5,"revision":1,"final":true})");
+}
+
+TEST(TumblingWindow, OutOfOrderWithinBoundIsCounted) {
+  MetricHarness h(RevenuePerMinute());
+  h.Feed(R"({"type":"buy","ts":"2026-01-01T00:01:03Z","cur":"USD","amount":1}
+{"type":"buy","ts":"2026-01-01T00:00:58Z","cur":"USD","amount":2}
+{"type":"buy","ts":"2026-01-01T00:01:01Z","cur":"USD","amount":4}
+{"type":"buy","ts":"2026-01-01T00:00:59Z","cur":"USD","amount":8})");
+  EXPECT_TRUE(h.out.rows.empty());
+  h.End();
+  auto rows = h.out.Take();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_NE(rows[0].find(R"("window_start":"2026-01-01T00:00:00.000Z")"), std::string::npos);
+  EXPECT_NE(rows[0].find(R"("n":2,"total":10)"), std::string::npos);
+  EXPECT_NE(rows[1].find(R"("n":2,"total":5)"), std::string::npos);
+  EXPECT_TRUE(h.out.late.empty());
+}
+
+TEST(TumblingWindow, LateBeyondBoundGoesToLateOutput) {
+  MetricHarness h(RevenuePerMinute());
+  h.Feed(R"({"type":"buy","ts":"2026-01-01T00:00:10Z","cur":"USD","amount":1}
+{"type":"buy","ts":"2026-01-01T00:01:30Z","cur":"USD","amount":2}
+{"type":"buy","ts":"2026-01-01T00:00:50Z","cur":"USD","amount":4})");
+  auto rows = h.out.Take();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_NE(rows[0].find(R"("n":1,"total":1,)"), std::string::npos);
+  ASSERT_EQ(h.out.late.size(), 1u);
+  EXPECT_NE(h.out.late[0].find(R"("amount":4)"), std::string::npos);
+  EXPECT_EQ(h.metric->late_records(), 1u);
+}
+
+TEST(TumblingWindow, AllowedLatenessReemitsWithHigherRevision) {
+  spec::MetricSpec m = RevenuePerMinute();
+  m.allowed_lateness = 60000;
+  MetricHarness h(m);
+  h.Feed(R"({"type":"buy","ts":"2026-01-01T00:00:10Z","cur":"USD","amount":1}
+{"type":"buy","ts":"2026-01-01T00:01:30Z","cur":"USD","amount":2})");
+  ASSERT_EQ(h.out.Take().size(), 1u);
+  h.Feed(R"({"type":"buy","ts":"2026-01-01T00:00:50Z","cur":"USD","amount":4})");
+  auto rows = h.out.Take();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_NE(rows[0].find(R"("n":2,"total":5,"avg":2.5,"revision":2,"final":true)"), std::string::npos) << rows[0];
+  // Past lateness (watermark 00:02:05 >= 00:01:00 + 1m): late output.
+  h.Feed(R"({"type":"view","ts":"2026-01-01T00:02:10Z"}
+{"type":"buy","ts":"2026-01-01T00:00:55Z","cur":"USD","amount":8})");
+  EXPECT_EQ(h.out.late.size(), 1u);
+}
+
+TEST(TumblingWindow, EmptyWindowsEmitNothing) {
+  MetricHarness h(RevenuePerMinute());
+  h.Feed(R"({"type":"buy","ts":"2026-01-01T00:00:10Z","cur":"USD","amount":1}
+{"type":"buy","ts":"2026-01-01T00:10:10Z","cur":"USD","amount":2})");
+  auto rows = h.out.Take();
+  ASSERT_EQ(rows.size(), 1u);  // minutes 1..9 had no data
+  h.End();
+  rows = h.out.Take();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_NE(rows[0].find(R"("window_start":"2026-01-01T00:10:00.000Z")"), std::string::npos);
+}
+
+TEST(TumblingWindow, WatermarkIsMinimumOverPartitions) {
+  MetricHarness h(RevenuePerMinute(), 2);
+  h.Feed(R"({"type":"buy","ts":"2026-01-01T00:00:10Z","cur":"USD","amount":1}
+{"type":"view","ts":"2026-01-01T00:05:00Z"})", 0);
+  EXPECT_TRUE(h.out.rows.empty());  // partition 1 has not spoken: the watermark waits
+  h.Feed(R"({"type":"view","ts":"2026-01-01T00:01:10Z"})", 1);
+  EXPECT_EQ(h.out.Take().size(), 1u);
+  std::string status = h.metric->StatusJson(NowMillis());
+  EXPECT_NE(status.find(R"("watermark":"2026-01-01T00:01:05.000Z")"), std::string::npos) << status;
+}
+
+TEST(TumblingWindow, RetractionsMoveGroups) {
+  spec::MetricSpec m;
+  m.id = "orders";
+  m.event_time = E("ts");
+  m.window = {spec::WindowKind::kTumbling, 60000, 0, {}};
+  m.group_by = {{"status", E("status"), {}}};
+  m.select = {{"n", E("count()"), {}}, {"total", E("sum(total)"), {}}, {"biggest", E("max(total)"), {}}};
+  spec::Pipeline pipeline;
+  spec::Diagnostics diags;
+  Layout layout;
+  runtime::PlanContext ctx{pipeline, diags, layout, {{"in", 1, false, true}}, ""};
+  auto metric = MakeWindowMetric(m, ctx, 0);
+  ASSERT_TRUE(metric) << diags.Format();
+  codec::JsonDecoder dec(layout, {.envelopes = true});
+  auto buf = codec::PaddedBuffer::Copy(
+      R"({"op":"c","after":{"status":"pending","total":10,"ts":1000}}
+{"op":"c","after":{"status":"pending","total":30,"ts":1010}}
+{"op":"u","before":{"status":"pending","total":30,"ts":1010},"after":{"status":"completed","total":30,"ts":1010}}
+{"op":"c","after":{"status":"cancelled","total":5,"ts":1020}}
+{"op":"d","before":{"status":"cancelled","total":5,"ts":1020}})");
+  Batch b(layout.width());
+  b.Hold(buf);
+  dec.DecodeNdjson(*buf, b, nullptr);
+  Collector out;
+  metric->Process(b, out);
+  metric->EndPartition(0, 0, out);
+  ASSERT_EQ(out.rows.size(), 2u);
+  EXPECT_NE(out.rows[0].find(R"("status":"pending","n":1,"total":10,"biggest":10)"), std::string::npos) << out.rows[0];
+  EXPECT_NE(out.rows[1].find(R"("status":"completed","n":1,"total":30,"biggest":30)"), std::string::npos);
+  // The cancelled order was deleted: its group has no records and no row.
+}
+
+TEST(MetricPlanner, ReportsBadSelects) {
+  spec::MetricSpec m = RevenuePerMinute();
+  m.select = {{"x", E("amount + 1"), {}}, {"y", E("sum(sum(amount))"), {}}, {"z", E("sum(amount, 2)"), {}}};
+  spec::Pipeline pipeline;
+  spec::Diagnostics diags;
+  Layout layout;
+  runtime::PlanContext ctx{pipeline, diags, layout, {{"in", 1, false, false}}, ""};
+  EXPECT_FALSE(MakeWindowMetric(m, ctx, 0));
+  std::string text = diags.Format();
+  EXPECT_EQ(diags.error_count(), 3u) << text;
+  EXPECT_NE(text.find("'amount' is neither a group_by key"), std::string::npos) << text;
+  EXPECT_NE(text.find("cannot be nested"), std::string::npos) << text;
+  EXPECT_NE(text.find("sum() takes 1 argument, got 2"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace weir::operators
