@@ -143,8 +143,9 @@ int Run(const RunOptions& o) {
       std::cerr << fmt::format("              {}/api/v1/metrics/{}\n", base, m->id);
     for (auto* ep : pipeline->ingest_endpoints())
       std::cerr << fmt::format(
-          "  ingest      curl -X POST {}{} -H 'Content-Type: application/json' -d '{{\"event_type\":\"page_view\"}}'\n",
-          base, ep->path());
+          "  ingest      curl -X POST {}{} -H 'Content-Type: application/json' \\\n"
+          "                -d '{{\"event_type\":\"page_view\",\"timestamp\":\"{}\",\"properties\":{{\"country\":\"US\"}}}}'\n",
+          base, ep->path(), FormatIso8601(NowMillis()));
     std::cerr << "Press Ctrl-C to stop.\n\n";
   }
 

@@ -25,7 +25,8 @@ void AppendResultJson(const MetricSchema& schema, const ResultRow& row, std::str
   }
   out.append(",\"revision\":");
   AppendJson(out, Value::Int(static_cast<int64_t>(row.revision)));
-  out.append(row.final ? ",\"final\":true}" : ",\"final\":false}");
+  out.append(row.final ? ",\"final\":true" : ",\"final\":false");
+  out.append(row.deleted ? ",\"deleted\":true}" : "}");
 }
 
 void AppendLateJson(const MetricSchema& schema, const LateRecord& rec, std::string& out) {

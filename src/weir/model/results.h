@@ -32,6 +32,7 @@ struct ResultRow {
   uint64_t revision = 1;
   uint64_t seq = 0;  ///< per-metric emission sequence number, increasing
   bool final = true;
+  bool deleted = false;  ///< the row no longer exists (values are null): stores delete it
   const Value* keys = nullptr;
   const Value* values = nullptr;
 };

@@ -48,16 +48,10 @@ class SelectScope : public expr::Scope {
     aggregate::AggregateOptions options;
     options.insert_only = insert_only_;
     int nargs = static_cast<int>(call.children.size());
-    WEIR_ASSIGN_OR_RETURN(auto fn, aggregate::MakeAggregate(call.text, nargs, options));
-    if (!insert_only_ && !fn->retractable())
-      return Fail("{}() cannot take retractions, and a source of this metric sends change events (changes: true)",
-                  call.text);
     AggregateCall ac;
     ac.text = text;
-    ac.fn = std::move(fn);
-    runtime::LayoutScope layout_scope(ctx_.layout);
     nested_ = true;
-    for (const auto& arg : call.children) {
+    for (size_t k = 0; k < call.children.size(); ++k) {
       // Arguments are row-level expressions; an aggregate inside one is an error.
       struct NoAggregates : runtime::LayoutScope {
         using LayoutScope::LayoutScope;
@@ -67,14 +61,30 @@ class SelectScope : public expr::Scope {
           return std::optional<uint32_t>();
         }
       } scope(ctx_.layout);
-      auto program = expr::Compile(*arg, scope);
+      auto program = expr::Compile(*call.children[k], scope);
       if (!program) {
         nested_ = false;
         return Fail(program.error().message);
       }
+      bool must_be_constant = std::find(info->constant_args.begin(), info->constant_args.end(),
+                                        static_cast<int>(k)) != info->constant_args.end();
+      Value constant;
+      if (must_be_constant) {
+        if (!(*program)->IsConstant()) {
+          nested_ = false;
+          return Fail("argument {} of {}() must be a constant", k + 1, call.text);
+        }
+        Arena arena;
+        constant = (*program)->Eval(nullptr, arena);
+      }
+      options.constants.push_back(constant);
       ac.args.push_back(std::move(*program));
     }
     nested_ = false;
+    WEIR_ASSIGN_OR_RETURN(ac.fn, aggregate::MakeAggregate(call.text, nargs, options));
+    if (!insert_only_ && !ac.fn->retractable())
+      return Fail("{}() cannot take retractions, and a source of this metric sends change events (changes: true)",
+                  call.text);
     ac.offset = plan_.state_size;
     plan_.state_size += ac.fn->state_size();
     plan_.aggregates.push_back(std::move(ac));
@@ -110,9 +120,10 @@ std::unique_ptr<runtime::Metric> MakeWindowMetric(const spec::MetricSpec& spec, 
   plan.state_size = 8;  // every state row starts with the group's net record count
   for (const auto& s : ctx.sources) plan.source_ids.push_back(s.id);
 
-  if (spec.window.kind == spec::WindowKind::kSession)
-    diags.Error(spec.window.location, "session windows are not available in this version of weir; use tumbling, "
-                                      "sliding, cumulative or none");
+  if (spec.window.kind == spec::WindowKind::kSession && (spec.limit > 0 || !spec.order_by.empty()))
+    diags.Error(spec.window.location, "order_by/limit rank the groups of one window; session windows differ per "
+                                      "group, so they cannot be combined with order_by or limit");
+  if (spec.window.kind == spec::WindowKind::kSession) plan.schema.top_n = false;
 
   // Inputs: the sources named in `from`, or all of them.
   bool insert_only = true;

@@ -88,6 +88,8 @@ WindowMetric::WindowMetric(MetricPlan plan) : plan_(std::move(plan)) {
 
 WindowMetric::~WindowMetric() {
   while (!panes_.empty()) DropPane(panes_.begin());
+  for (uint32_t id = 0; id < sessions_.size(); ++id)
+    if (sessions_[id].alive) DestroySession(id);
 }
 
 bool WindowMetric::Reads(uint32_t source) const {
@@ -226,12 +228,16 @@ void WindowMetric::Process(Batch& batch, runtime::Emitter& out) {
   in.last_seen = now;
   const Timestamp others = HeldAt(now, &in);
   Timestamp part_max = in.max_time;
-  const bool windowed = plan_.window.kind != spec::WindowKind::kNone;
+  const bool session = plan_.window.kind == spec::WindowKind::kSession;
+  const bool panes = plan_.window.kind != spec::WindowKind::kNone && !session;
+  wms_.resize(n);
   for (size_t i = 0; i < n; ++i) {
     Timestamp t = times_[i];
     if (t == kMinTimestamp) continue;
-    if (keep_[i] && windowed && plan_.event_time) {
-      Timestamp wm = std::max(watermark_, SatSub(std::min(others, part_max), plan_.watermark));
+    Timestamp wm = plan_.event_time ? std::max(watermark_, SatSub(std::min(others, part_max), plan_.watermark))
+                                    : kMinTimestamp;
+    wms_[i] = wm;
+    if (keep_[i] && panes && plan_.event_time) {
       Timestamp last_end = LastWindowEnd(PaneOf(t));
       if (SatAdd(last_end, plan_.allowed_lateness) <= wm) {
         keep_[i] = 0;
@@ -251,11 +257,22 @@ void WindowMetric::Process(Batch& batch, runtime::Emitter& out) {
   Pane* pane = nullptr;
   for (size_t i = 0; i < n; ++i) {
     if (!keep_[i]) continue;
-    Timestamp p = PaneOf(times_[i]);
-    if (!pane || pane->start != p) pane = &PaneAt(p);
     key_buf_.clear();
     for (size_t k = 0; k < K; ++k) EncodeKey(cols_[k * n + i], key_buf_);
-    rows_[i] = RowFor(*pane, groups_.Intern(key_buf_));
+    uint32_t group = groups_.Intern(key_buf_);
+    if (session) {
+      rows_[i] = AssignSession(group, times_[i], batch.weight(i), wms_[i]);
+      if (!rows_[i]) {  // behind the watermark beyond lateness, with no session to join
+        keep_[i] = 0;
+        ++late_;
+        late.records.push_back({times_[i], times_[i], wms_[i], batch.raw(i)});
+        continue;
+      }
+    } else {
+      Timestamp p = PaneOf(times_[i]);
+      if (!pane || pane->start != p) pane = &PaneAt(p);
+      rows_[i] = RowFor(*pane, group);
+    }
     *reinterpret_cast<int64_t*>(rows_[i]) += batch.weight(i);
   }
 
@@ -310,6 +327,10 @@ void WindowMetric::OnTimer(Timestamp now, runtime::Emitter& out) {
 void WindowMetric::AdvanceTo(Timestamp wm, runtime::Emitter& out) {
   wm = std::max(wm, watermark_);
   watermark_ = wm;
+  if (plan_.window.kind == spec::WindowKind::kSession) {
+    FireSessions(wm, out);
+    return;
+  }
   EmitLateUpdates(out);
   if (plan_.window.kind == spec::WindowKind::kNone) {
     if (wm == kMaxTimestamp && fired_upto_ != kMaxTimestamp) {
@@ -359,6 +380,10 @@ void WindowMetric::EmitLateUpdates(runtime::Emitter& out) {
 }
 
 void WindowMetric::EmitEarly(runtime::Emitter& out) {
+  if (plan_.window.kind == spec::WindowKind::kSession) {
+    EmitSessionsEarly(out);
+    return;
+  }
   if (plan_.window.kind == spec::WindowKind::kNone) {
     if (fired_upto_ == kMaxTimestamp) return;
     bool dirty = false;
@@ -430,40 +455,57 @@ void WindowMetric::FireWindow(Timestamp end, bool final, bool only_dirty, runtim
     for (size_t i = 0; i < order.size(); ++i) items.emplace_back(order[i], merged.data() + i * plan_.state_size);
   }
 
-  // A group whose records were all retracted no longer exists. If the window was emitted
-  // before, its stored row must go: re-emit the whole window as a replacement.
-  bool vanished = false;
-  for (const auto& item : items) vanished |= *reinterpret_cast<const int64_t*>(item.second) <= 0;
-  if (vanished && only_dirty && revisions_.count(end)) {
-    FireWindow(end, final, /*only_dirty=*/false, out, /*replace=*/true);
-    return;
-  }
-
-  ResultBatch rb;
-  rb.schema = &plan_.schema;
-  std::vector<Value> all;  // width values per candidate row
-  all.reserve(items.size() * width);
-  std::vector<Value> vals(width);
-  for (const auto& [group, state] : items) {
-    if (*reinterpret_cast<const int64_t*>(state) <= 0) continue;
-    std::string_view key = groups_.key(group);
-    for (uint32_t k = 0; k < K; ++k) vals[k] = DecodeKey(key, &rb.arena);
-    for (uint32_t a = 0; a < A; ++a)
-      vals[K + S + a] = plan_.aggregates[a].fn->Finalize(state + plan_.aggregates[a].offset, rb.arena);
-    for (uint32_t s = 0; s < S; ++s) vals[K + s] = plan_.selects[s]->Eval(vals.data(), rb.arena);
-    if (plan_.having && !plan_.having->Test(vals.data(), rb.arena)) continue;
-    all.insert(all.end(), vals.begin(), vals.end());
-  }
+  // Groups whose records were all retracted are emitted as deletions (EmitItems).
+  std::vector<EmitItem> emit;
+  emit.reserve(items.size());
+  uint64_t revision = revisions_.count(end) ? revisions_[end] + 1 : 1;
+  for (const auto& [group, state] : items) emit.push_back({group, state, ws, end, revision, false});
+  bool emitted = EmitItems(emit, final, /*sorted_window=*/true, replace && revisions_.count(end) > 0,
+                           replace ? std::optional<Timestamp>(none ? 0 : ws) : std::nullopt, out);
   if (!single) {
     for (size_t i = 0; i < items.size(); ++i)
       for (const auto& a : plan_.aggregates)
         if (a.fn->has_destructor()) a.fn->Destroy(merged.data() + i * plan_.state_size + a.offset);
   }
+  if (emitted) revisions_[end] = revision;
+}
+
+bool WindowMetric::EmitItems(std::vector<EmitItem>& items, bool final, bool sorted_window, bool emit_if_empty,
+                             std::optional<Timestamp> replaces, runtime::Emitter& out) {
+  const uint32_t K = key_count_, S = select_count_, A = agg_count_;
+  const uint32_t width = K + S + A;
+  ResultBatch rb;
+  rb.schema = &plan_.schema;
+  std::vector<Value> all;  // width values per candidate row
+  std::vector<uint32_t> source;  // item index per candidate row
+  all.reserve(items.size() * width);
+  std::vector<Value> vals(width);
+  std::vector<uint32_t> deletions;  // items whose earlier row must go
+  for (uint32_t i = 0; i < items.size(); ++i) {
+    const EmitItem& item = items[i];
+    bool exists = !item.deleted && *reinterpret_cast<const int64_t*>(item.state) > 0;
+    if (exists) {
+      std::string_view key = groups_.key(item.group);
+      for (uint32_t k = 0; k < K; ++k) vals[k] = DecodeKey(key, &rb.arena);
+      for (uint32_t a = 0; a < A; ++a)
+        vals[K + S + a] = plan_.aggregates[a].fn->Finalize(item.state + plan_.aggregates[a].offset, rb.arena);
+      for (uint32_t s = 0; s < S; ++s) vals[K + s] = plan_.selects[s]->Eval(vals.data(), rb.arena);
+      exists = !plan_.having || plan_.having->Test(vals.data(), rb.arena);
+    }
+    if (!exists) {
+      // Rows emitted before (revision > 1) and gone now are deleted, unless the whole window
+      // is replaced anyway.
+      if (!replaces && item.revision > 1) deletions.push_back(i);
+      continue;
+    }
+    all.insert(all.end(), vals.begin(), vals.end());
+    source.push_back(i);
+  }
 
   size_t count = all.size() / width;
   std::vector<uint32_t> order(count);
   std::iota(order.begin(), order.end(), 0);
-  if (!plan_.order_by.empty()) {
+  if (sorted_window && !plan_.order_by.empty()) {
     std::stable_sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) {
       for (const auto& [slot, desc] : plan_.order_by) {
         int c = CompareTotal(all[x * width + slot], all[y * width + slot]);
@@ -471,30 +513,37 @@ void WindowMetric::FireWindow(Timestamp end, bool final, bool only_dirty, runtim
       }
       return false;
     });
+    if (plan_.limit > 0 && order.size() > static_cast<size_t>(plan_.limit)) order.resize(plan_.limit);
   }
-  if (plan_.limit > 0 && order.size() > static_cast<size_t>(plan_.limit)) order.resize(plan_.limit);
-  if (order.empty() && !(replace && revisions_.count(end))) return;
+  if (order.empty() && deletions.empty() && !emit_if_empty) return false;
 
-  uint64_t revision = ++revisions_[end];
-  rb.cells.reserve(order.size() * (K + S));
-  rb.rows.reserve(order.size());
-  for (uint32_t idx : order) {
-    const Value* v = &all[static_cast<size_t>(idx) * width];
+  rb.cells.reserve(order.size() * (K + S) + deletions.size() * (K + S));
+  rb.rows.reserve(order.size() + deletions.size());
+  auto add_row = [&](const EmitItem& item, const Value* v, bool deleted) {
     size_t base = rb.cells.size();
     rb.cells.insert(rb.cells.end(), v, v + K + S);
     ResultRow row;
-    row.window_start = ws;
-    row.window_end = end;
-    row.revision = revision;
+    row.window_start = item.start;
+    row.window_end = item.end;
+    row.revision = item.revision;
     row.seq = ++seq_;
     row.final = final;
+    row.deleted = deleted;
     row.keys = rb.cells.data() + base;
     row.values = rb.cells.data() + base + K;
     rb.rows.push_back(row);
+  };
+  for (uint32_t d : deletions) {
+    std::string_view key = groups_.key(items[d].group);
+    for (uint32_t k = 0; k < K; ++k) vals[k] = DecodeKey(key, &rb.arena);
+    for (uint32_t s = 0; s < S; ++s) vals[K + s] = Value::Null();
+    add_row(items[d], vals.data(), true);
   }
-  if (replace) rb.replaces.push_back(none ? 0 : ws);
+  for (uint32_t idx : order) add_row(items[source[idx]], &all[static_cast<size_t>(idx) * width], false);
+  if (replaces) rb.replaces.push_back(*replaces);
   emitted_rows_ += rb.rows.size();
   out.EmitResults(rb);
+  return true;
 }
 
 void WindowMetric::DropExpired() {

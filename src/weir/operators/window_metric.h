@@ -16,8 +16,11 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
+
+#include <absl/container/flat_hash_map.h>
 
 #include "weir/aggregate/aggregate.h"
 #include "weir/expr/expr.h"
@@ -97,6 +100,18 @@ class WindowMetric final : public runtime::Metric {
   Timestamp HeldAt(Timestamp now, const Input* except) const;
   void AdvanceTo(Timestamp wm, runtime::Emitter& out);
   void FireWindow(Timestamp end, bool final, bool only_dirty, runtime::Emitter& out, bool replace = false);
+  /// One row to emit: a group's state over [start, end).
+  struct EmitItem {
+    uint32_t group;
+    const char* state;
+    Timestamp start, end;
+    uint64_t revision;
+    bool deleted;  ///< the row no longer exists (its session merged into another)
+  };
+  /// Finalizes, computes selects, applies having (and, for a window, order_by/limit) and
+  /// emits. Returns false if there was nothing to emit.
+  bool EmitItems(std::vector<EmitItem>& items, bool final, bool sorted_window, bool emit_if_empty,
+                 std::optional<Timestamp> replaces, runtime::Emitter& out);
   void EmitLateUpdates(runtime::Emitter& out);
   void EmitEarly(runtime::Emitter& out);
   void DropExpired();
@@ -107,6 +122,22 @@ class WindowMetric final : public runtime::Metric {
   /// Start of the window that ends at `end`.
   Timestamp WindowStart(Timestamp end) const;
   Duration pane_size() const;
+
+  // Session windows: per group, disjoint sessions [first event, last event + gap).
+  struct Session {
+    Timestamp start = 0, end = 0;
+    uint32_t group = 0;
+    std::unique_ptr<char[]> state;
+    uint64_t revision = 0;                    ///< emissions so far
+    Timestamp emitted_start = kMinTimestamp;  ///< window start of the row last emitted
+    Timestamp emitted_end = kMinTimestamp;
+    bool fired = false, dirty = false, alive = false;
+  };
+  char* AssignSession(uint32_t group, Timestamp t, int8_t weight, Timestamp wm);
+  void FireSessions(Timestamp wm, runtime::Emitter& out);
+  void EmitSessionsEarly(runtime::Emitter& out);
+  void DestroySession(uint32_t id);
+  void QueueDeletion(const Session& s);
 
   MetricPlan plan_;
   uint32_t key_count_, agg_count_, select_count_;
@@ -123,7 +154,16 @@ class WindowMetric final : public runtime::Metric {
   uint64_t emitted_rows_ = 0;
   bool insert_only_ = true;
 
+  std::vector<Session> sessions_;
+  std::vector<uint32_t> free_sessions_;
+  absl::flat_hash_map<uint32_t, std::vector<uint32_t>> group_sessions_;
+  std::set<std::pair<Timestamp, uint32_t>> open_sessions_;   ///< (end, id), not yet fired
+  std::set<std::pair<Timestamp, uint32_t>> fired_sessions_;  ///< (end, id), fired, within lateness
+  std::vector<uint32_t> dirty_fired_;                        ///< fired sessions changed since
+  std::vector<EmitItem> pending_deletions_;
+
   // Per-batch scratch, reused.
+  std::vector<Timestamp> wms_;
   std::vector<Timestamp> times_;
   std::vector<uint8_t> keep_;
   std::vector<Value> cols_;

@@ -182,6 +182,65 @@ TEST(TumblingWindow, RetractionsMoveGroups) {
   // The cancelled order was deleted: its group has no records and no row.
 }
 
+spec::MetricSpec SessionsPerUser(Duration bound) {
+  spec::MetricSpec m;
+  m.id = "sessions";
+  m.event_time = E("ts");
+  m.watermark = bound;
+  m.window = {spec::WindowKind::kSession, 30 * 60000, 0, {}};
+  m.group_by = {{"user", E("user"), {}}};
+  m.select = {{"events", E("count()"), {}}, {"spent", E("sum(amount)"), {}}};
+  return m;
+}
+
+TEST(SessionWindow, SessionsPerGroupCloseAfterGap) {
+  MetricHarness h(SessionsPerUser(0));
+  h.Feed(R"({"user":"a","ts":"2026-01-01T00:00:00Z","amount":1}
+{"user":"b","ts":"2026-01-01T00:05:00Z","amount":2}
+{"user":"a","ts":"2026-01-01T00:10:00Z","amount":3}
+{"user":"a","ts":"2026-01-01T00:25:00Z","amount":4})");
+  EXPECT_TRUE(h.out.rows.empty());
+  h.Feed(R"({"user":"a","ts":"2026-01-01T02:00:00Z","amount":5})");
+  auto rows = h.out.Take();
+  ASSERT_EQ(rows.size(), 2u);
+  std::sort(rows.begin(), rows.end());
+  EXPECT_EQ(rows[0], R"({"metric":"sessions","window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:55:00.000Z","user":"a","events":3,"spent":8,"revision":1,"final":true})");
+  EXPECT_EQ(rows[1], R"({"metric":"sessions","window_start":"2026-01-01T00:05:00.000Z","window_end":"2026-01-01T00:35:00.000Z","user":"b","events":1,"spent":2,"revision":1,"final":true})");
+  h.End();
+  rows = h.out.Take();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_NE(rows[0].find(R"("window_start":"2026-01-01T02:00:00.000Z","window_end":"2026-01-01T02:30:00.000Z","user":"a","events":1)"), std::string::npos);
+}
+
+TEST(SessionWindow, BridgingRecordMergesSessions) {
+  MetricHarness h(SessionsPerUser(3600000));  // a 1h bound: nothing fires until the end
+  h.Feed(R"({"user":"a","ts":"2026-01-01T00:00:00Z","amount":1}
+{"user":"a","ts":"2026-01-01T00:50:00Z","amount":2})");
+  h.Feed(R"({"user":"a","ts":"2026-01-01T00:28:00Z","amount":4})");
+  h.End();
+  auto rows = h.out.Take();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0], R"({"metric":"sessions","window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T01:20:00.000Z","user":"a","events":3,"spent":7,"revision":1,"final":true})");
+}
+
+TEST(SessionWindow, LateMergeDeletesTheEmittedRow) {
+  spec::MetricSpec m = SessionsPerUser(0);
+  m.allowed_lateness = 2 * 3600000;
+  MetricHarness h(m);
+  h.Feed(R"({"user":"a","ts":"2026-01-01T00:00:00Z","amount":1}
+{"user":"a","ts":"2026-01-01T00:50:00Z","amount":2}
+{"user":"z","ts":"2026-01-01T01:30:00Z","amount":0})");
+  auto rows = h.out.Take();
+  ASSERT_EQ(rows.size(), 2u);  // [00:00, 00:30) and [00:50, 01:20)
+  // 00:28 is behind the watermark (01:30) but within lateness: it bridges both sessions.
+  h.Feed(R"({"user":"a","ts":"2026-01-01T00:28:00Z","amount":4})");
+  rows = h.out.Take();
+  std::sort(rows.begin(), rows.end());
+  ASSERT_EQ(rows.size(), 2u) << rows[0];
+  EXPECT_EQ(rows[0], R"({"metric":"sessions","window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T01:20:00.000Z","user":"a","events":3,"spent":7,"revision":2,"final":true})");
+  EXPECT_EQ(rows[1], R"({"metric":"sessions","window_start":"2026-01-01T00:50:00.000Z","window_end":"2026-01-01T01:20:00.000Z","user":"a","events":null,"spent":null,"revision":2,"final":true,"deleted":true})");
+}
+
 TEST(MetricPlanner, ReportsBadSelects) {
   spec::MetricSpec m = RevenuePerMinute();
   m.select = {{"x", E("amount + 1"), {}}, {"y", E("sum(sum(amount))"), {}}, {"z", E("sum(amount, 2)"), {}}};

@@ -107,6 +107,10 @@ Status ResultStore::Write(const ResultBatch& batch) {
   for (const ResultRow& row : batch.rows) {
     key = WindowKey(schema.id, schema.windowed ? row.window_start : 0);
     for (size_t i = 0; i < schema.key_names.size(); ++i) EncodeKey(row.keys[i], key);
+    if (row.deleted) {
+      wb.Delete(key);
+      continue;
+    }
     value.clear();
     AppendResultJson(schema, row, value);
     wb.Put(key, value);

@@ -1,0 +1,159 @@
+// Session windows of WindowMetric: per group, a session runs from its first event to its last
+// event plus the gap; a record within the gap of a session joins it, and a record that bridges
+// two sessions merges them. A session fires when the watermark passes its end. When a session
+// that was already emitted moves its start or is merged away, its earlier row is deleted.
+#include "weir/operators/window_metric.h"
+
+#include <algorithm>
+
+namespace weir::operators {
+namespace {
+
+Timestamp AddSat(Timestamp a, Duration b) {
+  if (a == kMinTimestamp) return kMinTimestamp;
+  if (a > kMaxTimestamp - b) return kMaxTimestamp;
+  return a + b;
+}
+
+int64_t& NetCount(char* state) { return *reinterpret_cast<int64_t*>(state); }
+
+}  // namespace
+
+void WindowMetric::QueueDeletion(const Session& s) {
+  if (s.revision == 0) return;
+  pending_deletions_.push_back({s.group, nullptr, s.emitted_start, s.emitted_end, s.revision + 1, true});
+}
+
+void WindowMetric::DestroySession(uint32_t id) {
+  Session& s = sessions_[id];
+  for (const auto& a : plan_.aggregates)
+    if (a.fn->has_destructor()) a.fn->Destroy(s.state.get() + a.offset);
+  open_sessions_.erase({s.end, id});
+  fired_sessions_.erase({s.end, id});
+  auto it = group_sessions_.find(s.group);
+  if (it != group_sessions_.end()) {
+    auto& ids = it->second;
+    ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
+    if (ids.empty()) group_sessions_.erase(it);
+  }
+  groups_.Unref(s.group);
+  s.state.reset();
+  s.alive = false;
+  free_sessions_.push_back(id);
+}
+
+char* WindowMetric::AssignSession(uint32_t group, Timestamp t, int8_t weight, Timestamp wm) {
+  const Duration gap = plan_.window.size;
+  const Timestamp t_end = AddSat(t, gap);
+  uint32_t target = UINT32_MAX;
+  Timestamp start = t, end = t_end;
+  std::vector<uint32_t> merged;
+  auto found = group_sessions_.find(group);
+  if (found != group_sessions_.end()) {
+    for (uint32_t id : found->second) {
+      const Session& s = sessions_[id];
+      if (t_end > s.start && t < s.end) {
+        if (target == UINT32_MAX) target = id;
+        else merged.push_back(id);
+        start = std::min(start, s.start);
+        end = std::max(end, s.end);
+      }
+    }
+  }
+  if (target == UINT32_MAX) {
+    // A retraction for a session no longer held, or a record whose session would already be
+    // past the allowed lateness: the caller sends it to the late output.
+    if (weight < 0 || (plan_.event_time && AddSat(t_end, plan_.allowed_lateness) <= wm)) return nullptr;
+    uint32_t id;
+    if (!free_sessions_.empty()) {
+      id = free_sessions_.back();
+      free_sessions_.pop_back();
+    } else {
+      id = static_cast<uint32_t>(sessions_.size());
+      sessions_.emplace_back();
+    }
+    Session& s = sessions_[id];
+    s = Session{};
+    s.start = t;
+    s.end = t_end;
+    s.group = group;
+    s.state = std::make_unique<char[]>(plan_.state_size);
+    NetCount(s.state.get()) = 0;
+    for (const auto& a : plan_.aggregates) a.fn->Init(s.state.get() + a.offset);
+    s.alive = true;
+    s.dirty = true;
+    groups_.Ref(group);
+    group_sessions_[group].push_back(id);
+    open_sessions_.insert({s.end, id});
+    return s.state.get();
+  }
+
+  for (uint32_t id : merged) {
+    Session& s = sessions_[target];
+    Session& o = sessions_[id];
+    NetCount(s.state.get()) += NetCount(o.state.get());
+    for (const auto& a : plan_.aggregates) a.fn->Merge(s.state.get() + a.offset, o.state.get() + a.offset);
+    QueueDeletion(o);
+    DestroySession(id);
+  }
+  Session& t_s = sessions_[target];
+  if (t_s.revision > 0 && start != t_s.emitted_start) {
+    // The row is keyed by the session start: the old row goes, the new one starts over.
+    QueueDeletion(t_s);
+    t_s.revision = 0;
+  }
+  open_sessions_.erase({t_s.end, target});
+  fired_sessions_.erase({t_s.end, target});
+  t_s.start = start;
+  t_s.end = end;
+  if (t_s.fired && end > wm) t_s.fired = false;  // extended past the watermark: open again
+  (t_s.fired ? fired_sessions_ : open_sessions_).insert({t_s.end, target});
+  if (t_s.fired && !t_s.dirty) dirty_fired_.push_back(target);
+  t_s.dirty = true;
+  return t_s.state.get();
+}
+
+void WindowMetric::FireSessions(Timestamp wm, runtime::Emitter& out) {
+  std::vector<EmitItem> items = std::move(pending_deletions_);
+  pending_deletions_.clear();
+  auto emit = [&](uint32_t id) {
+    Session& s = sessions_[id];
+    ++s.revision;
+    s.emitted_start = s.start;
+    s.emitted_end = s.end;
+    s.dirty = false;
+    items.push_back({s.group, s.state.get(), s.start, s.end, s.revision, false});
+  };
+  // Sessions already fired and changed since (late records within the allowed lateness).
+  for (uint32_t id : dirty_fired_)
+    if (sessions_[id].alive && sessions_[id].fired && sessions_[id].dirty) emit(id);
+  dirty_fired_.clear();
+  while (!open_sessions_.empty() && open_sessions_.begin()->first <= wm) {
+    uint32_t id = open_sessions_.begin()->second;
+    open_sessions_.erase(open_sessions_.begin());
+    Session& s = sessions_[id];
+    s.fired = true;
+    fired_sessions_.insert({s.end, id});
+    emit(id);
+  }
+  if (!items.empty()) EmitItems(items, /*final=*/true, /*sorted_window=*/false, false, std::nullopt, out);
+  while (!fired_sessions_.empty() && AddSat(fired_sessions_.begin()->first, plan_.allowed_lateness) <= wm)
+    DestroySession(fired_sessions_.begin()->second);
+}
+
+void WindowMetric::EmitSessionsEarly(runtime::Emitter& out) {
+  std::vector<EmitItem> items = std::move(pending_deletions_);
+  pending_deletions_.clear();
+  for (const auto& [end, id] : open_sessions_) {
+    Session& s = sessions_[id];
+    if (!s.dirty) continue;
+    ++s.revision;
+    s.emitted_start = s.start;
+    s.emitted_end = s.end;
+    s.dirty = false;
+    items.push_back({s.group, s.state.get(), s.start, s.end, s.revision, false});
+  }
+  if (!items.empty()) EmitItems(items, /*final=*/false, /*sorted_window=*/false, false, std::nullopt, out);
+}
+
+}  // namespace weir::operators

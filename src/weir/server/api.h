@@ -1,0 +1,28 @@
+// Weir's HTTP API over a running pipeline: ingest, queries, status and health.
+//
+//   WEIR_ASSIGN_OR_RETURN(auto server, HttpServer::Make({.host = "127.0.0.1", .port = 8080}));
+//   RegisterApi(*server, pipeline);
+//   server->Start();
+//
+// Routes:
+//   POST <source path>                  events for each `http` source (default /api/v1/events)
+//   GET  /health                        {"status","timestamp","services","metrics"}; 503 if failing
+//   GET  /api/v1/status                 sources, metrics (watermarks, why windows wait), sinks
+//   GET  /api/v1/metrics                the pipeline's metrics (or ?metric=<id>&… as a query)
+//   GET  /api/v1/metrics/{id}           ?start=&end=&limit=&order=asc|desc&<group key>=<value>
+//   GET  /api/v1/metrics/{id}/late      late records: ?start=&end=&limit=
+#pragma once
+
+#include "weir/runtime/pipeline.h"
+#include "weir/server/http_server.h"
+
+namespace weir::server {
+
+/// Registers every API route for `pipeline` on `server`. The pipeline must outlive the server.
+Status RegisterApi(HttpServer& server, runtime::Pipeline& pipeline);
+
+/// Parses a time parameter: ISO-8601, epoch seconds or milliseconds, "now", or relative to now
+/// such as "-1h" or "-15m".
+Result<Timestamp> ParseTimeParam(std::string_view text, Timestamp now);
+
+}  // namespace weir::server
