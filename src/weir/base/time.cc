@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 namespace weir {
 namespace {
@@ -32,7 +33,44 @@ Timestamp FromCivil(int y, int mo, int d, int h, int mi, int s, int ms) {
   return ((DaysFromCivil(y, mo, d) * 24 + h) * 60 + mi) * 60000LL + s * 1000LL + ms;
 }
 
+namespace {
+// The common shape "YYYY-MM-DDTHH:MM:SS.mmmZ", parsed without branches per digit; the day part
+// is cached per thread, as consecutive events almost always share the date.
+inline bool TwoDigits(const char* p, int& out) {
+  unsigned a = static_cast<unsigned char>(p[0]) - '0', b = static_cast<unsigned char>(p[1]) - '0';
+  out = static_cast<int>(a * 10 + b);
+  return a <= 9 && b <= 9;
+}
+std::optional<Timestamp> ParseCanonical(std::string_view s) {
+  const char* p = s.data();
+  if (p[4] != '-' || p[7] != '-' || p[10] != 'T' || p[13] != ':' || p[16] != ':' || p[19] != '.' || p[23] != 'Z')
+    return std::nullopt;
+  thread_local char cached_date[10] = {0};
+  thread_local int64_t cached_days = 0;
+  int64_t days;
+  if (std::memcmp(cached_date, p, 10) == 0) {
+    days = cached_days;
+  } else {
+    int y1, y2, mo, d;
+    if (!TwoDigits(p, y1) || !TwoDigits(p + 2, y2) || !TwoDigits(p + 5, mo) || !TwoDigits(p + 8, d)) return std::nullopt;
+    if (!year_month_day(year(y1 * 100 + y2), month(mo), day(d)).ok()) return std::nullopt;
+    days = DaysFromCivil(y1 * 100 + y2, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+    std::memcpy(cached_date, p, 10);
+    cached_days = days;
+  }
+  int h, mi, sec, ms1, ms2;
+  if (!TwoDigits(p + 11, h) || !TwoDigits(p + 14, mi) || !TwoDigits(p + 17, sec) || !TwoDigits(p + 20, ms1) ||
+      !TwoDigits(p + 21, ms2) || h > 23 || mi > 59 || sec > 60)
+    return std::nullopt;
+  int ms = ms1 * 10 + (ms2 % 10);
+  return ((days * 24 + h) * 60 + mi) * 60000LL + sec * 1000LL + ms;
+}
+}  // namespace
+
 std::optional<Timestamp> ParseIso8601(std::string_view s) {
+  if (s.size() == 24) {
+    if (auto t = ParseCanonical(s)) return t;
+  }
   int y, mo, d;
   if (s.size() < 10 || !Digits(s, 0, 4, y) || s[4] != '-' || !Digits(s, 5, 2, mo) || s[7] != '-' ||
       !Digits(s, 8, 2, d))

@@ -55,6 +55,14 @@ struct TrieNode {
     std::string key;
     int32_t slot = -1;  ///< slot to fill with this key's value, or -1
     int32_t node = -1;  ///< child node index for deeper paths, or -1
+    uint64_t word = 0;  ///< the key's first (up to) 8 bytes, little-endian
+    uint64_t mask = 0;  ///< which bytes of `word` are part of the key
+    void Prepare() {
+      size_t n = std::min<size_t>(key.size(), 8);
+      word = 0;
+      std::memcpy(&word, key.data(), n);
+      mask = n == 8 ? ~0ULL : ((1ULL << (8 * n)) - 1);
+    }
   };
   std::vector<Child> children;
 
@@ -63,7 +71,25 @@ struct TrieNode {
       if (c.key == key) return &c;
     return nullptr;
   }
+  /// Looks up a key as it appears in the input (after the opening quote, not unescaped): a
+  /// byte compare plus a check that the key ends where ours does. Keys written with escape
+  /// sequences do not match; field paths name plain keys.
+  const Child* FindRaw(const char* raw) const {
+    uint64_t x;
+    std::memcpy(&x, raw, 8);  // in bounds: the input is padded
+    for (const Child& c : children) {
+      if ((x & c.mask) != c.word) continue;
+      size_t n = c.key.size();
+      if (n > 8 && std::memcmp(raw + 8, c.key.data() + 8, n - 8) != 0) continue;
+      if (raw[n] == '"') return &c;
+    }
+    return nullptr;
+  }
 };
+
+inline bool RawKeyIs(const char* raw, std::string_view key) {
+  return std::memcmp(raw, key.data(), key.size()) == 0 && raw[key.size()] == '"';
+}
 
 std::string_view JsonTypeName(od::json_type t) {
   switch (t) {
@@ -137,6 +163,8 @@ struct JsonDecoder::Impl {
         }
       }
     }
+    for (auto& n : nodes)
+      for (auto& c : n.children) c.Prepare();
   }
 
   // Reads a scalar (or raw object/array) into *out.
@@ -201,12 +229,11 @@ struct JsonDecoder::Impl {
   // Walks `obj` against trie node `node`, filling `row`.
   simdjson::error_code Walk(od::object obj, int32_t node, Value* row, Arena& arena, int depth) {
     for (auto field : obj) {
-      std::string_view key;
-      if (auto e = field.unescaped_key().get(key)) return e;
-      const TrieNode::Child* c = nodes[node].Find(key);
+      od::field f;
+      if (auto e = std::move(field).get(f)) return e;
+      const TrieNode::Child* c = nodes[node].FindRaw(f.key().raw());
       if (!c) continue;
-      od::value v;
-      if (auto e = field.value().get(v)) return e;
+      od::value v = f.value();
       if (auto e = Fill(v, *c, row, arena, depth)) return e;
     }
     return simdjson::SUCCESS;
@@ -264,14 +291,14 @@ struct JsonDecoder::Impl {
     Arena& arena = batch.arena();
     simdjson::error_code err = simdjson::SUCCESS;
     for (auto field : obj) {
-      std::string_view key;
-      if ((err = field.unescaped_key().get(key))) break;
-      od::value v;
-      if ((err = field.value().get(v))) break;
+      od::field fld;
+      if ((err = std::move(field).get(fld))) break;
+      const char* key = fld.key().raw();
+      od::value v = fld.value();
       bool special = false;
       std::string_view* capture = nullptr;
       if (options.envelopes) {
-        if (key == "op") {
+        if (RawKeyIs(key, "op")) {
           od::json_type vt;
           if ((err = v.type().get(vt))) break;
           if (vt == od::json_type::string) {
@@ -280,15 +307,15 @@ struct JsonDecoder::Impl {
             has_op = true;
             special = true;
           }
-        } else if (key == "before") {
+        } else if (RawKeyIs(key, "before")) {
           capture = &before;
-        } else if (key == "after") {
+        } else if (RawKeyIs(key, "after")) {
           capture = &after;
-        } else if (key == "payload") {
+        } else if (RawKeyIs(key, "payload")) {
           capture = &payload;
         }
       }
-      const TrieNode::Child* c = nodes[0].Find(key);
+      const TrieNode::Child* c = nodes[0].FindRaw(key);
       if (capture) {
         // Keep the raw text; a path may still want it (decoded from the text afterwards).
         Value tmp;
@@ -389,6 +416,7 @@ DecodeStats JsonDecoder::DecodeNdjsonRange(const char* begin, const char* end, B
       }
       ++index;
     }
+    st.lines += nl != nullptr;
     p = nl ? nl + 1 : end;
   }
   return st;

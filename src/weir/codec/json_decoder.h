@@ -63,6 +63,7 @@ struct Reject {
 struct DecodeStats {
   size_t events = 0;    ///< events decoded into rows (an update counts once)
   size_t rejected = 0;  ///< events rejected
+  size_t lines = 0;     ///< NDJSON: newline characters passed (for line numbers in messages)
 };
 
 struct DecodeOptions {

@@ -18,7 +18,6 @@ void Batch::Compact(const uint8_t* keep) {
   }
   weights_.resize(out);
   raw_.resize(out);
-  values_.resize(out * width_);
 }
 
 }  // namespace weir

@@ -11,6 +11,7 @@
 //   b.at(i, amount_slot) = Value::Double(9.5);
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -43,16 +44,18 @@ class Batch {
 
   /// Appends a record with every slot null; returns its index.
   size_t AddRow(int8_t weight, std::string_view raw = {}) {
+    size_t i = weights_.size();
     weights_.push_back(weight);
     raw_.push_back(raw);
-    values_.resize(values_.size() + width_);
-    return weights_.size() - 1;
+    size_t need = (i + 1) * width_;
+    if (values_.size() < need) values_.resize(std::max(need, values_.size() * 2));
+    std::fill_n(values_.data() + i * width_, width_, Value());
+    return i;
   }
   /// Drops the last record (a decoder that failed half-way through one).
   void PopRow() {
     weights_.pop_back();
     raw_.pop_back();
-    values_.resize(values_.size() - width_);
   }
 
   Value* row(size_t i) { return values_.data() + i * width_; }
@@ -77,7 +80,7 @@ class Batch {
   void Reserve(size_t rows) {
     weights_.reserve(rows);
     raw_.reserve(rows);
-    values_.reserve(rows * width_);
+    if (values_.size() < rows * width_) values_.resize(rows * width_);
   }
 
   Origin origin;

@@ -1,5 +1,8 @@
 #include "weir/connectors/sources/file_source.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -25,11 +28,30 @@ class FileSource final : public runtime::Source {
 
   Status Start(runtime::SourceContext& ctx) override {
     ctx_ = &ctx;
-    gz_ = gzopen(path_.c_str(), "rb");
-    if (!gz_) return Fail("cannot open {}: {}", path_, std::strerror(errno));
-    gzbuffer(gz_, 256 * 1024);
-    std::error_code ec;
-    total_bytes_ = std::filesystem::file_size(path_, ec);
+    int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Fail("cannot open {}: {}", path_, std::strerror(errno));
+    struct stat st;
+    unsigned char magic[2] = {0, 0};
+    bool gzip = ::fstat(fd, &st) == 0 && ::pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+    total_bytes_ = static_cast<uint64_t>(st.st_size);
+    if (!gzip && st.st_size > 0 && S_ISREG(st.st_mode)) {
+      void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+      if (p != MAP_FAILED) {
+        ::madvise(p, static_cast<size_t>(st.st_size), MADV_SEQUENTIAL);
+        map_ = std::make_shared<Mapping>();
+        map_->data = static_cast<const char*>(p);
+        map_->size = static_cast<size_t>(st.st_size);
+      }
+    }
+    if (!map_) {
+      gz_ = gzdopen(::dup(fd), "rb");
+      if (!gz_) {
+        ::close(fd);
+        return Fail("cannot read {}: {}", path_, std::strerror(errno));
+      }
+      gzbuffer(gz_, 256 * 1024);
+    }
+    ::close(fd);
     thread_ = std::thread([this] { Run(); });
     return Ok();
   }
@@ -53,58 +75,122 @@ class FileSource final : public runtime::Source {
   }
 
  private:
-  void Run() {
-    auto decoder = ctx_->NewDecoder(options_);
-    std::string carry;
-    size_t line_base = 1;  // line number of the first line in the current chunk
-    bool eof = false;
-    int64_t started = MonotonicNanos(), last_progress = 0;
-    uint64_t events = 0;
-    while (!stop_ && !eof) {
-      auto buf = codec::PaddedBuffer::Allocate(chunk_ + carry.size());
-      std::memcpy(buf->data(), carry.data(), carry.size());
-      size_t have = carry.size();
+  // Plain files are mapped (no copy through read()); gzip files are inflated chunk by chunk.
+  struct Mapping {
+    const char* data = nullptr;
+    size_t size = 0;
+    ~Mapping() {
+      if (data) munmap(const_cast<char*>(data), size);
+    }
+  };
+
+  /// A chunk of the mapping; once every batch using it is gone, its pages are given back so that
+  /// resident memory stays at the chunks in flight, not the whole file.
+  struct MappedRange {
+    std::shared_ptr<Mapping> map;
+    const char* begin;
+    const char* end;
+    ~MappedRange() {
+      const uintptr_t page = 4096;
+      uintptr_t b = (reinterpret_cast<uintptr_t>(begin) + page - 1) & ~(page - 1);
+      uintptr_t e = reinterpret_cast<uintptr_t>(end) & ~(page - 1);
+      if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+    }
+  };
+
+  /// The next run of whole lines: [begin, end) inside memory kept alive by `hold`, with at
+  /// least PaddedBuffer::kPadding readable bytes after `end`. False at the end of input.
+  bool NextChunk(std::shared_ptr<const void>& hold, const char*& begin, const char*& end) {
+    if (map_) {
+      if (map_pos_ >= map_->size) return false;
+      size_t want = std::min(map_->size, map_pos_ + chunk_);
+      const char* base = map_->data;
+      size_t stop = want;
+      if (want < map_->size) {
+        const char* nl = static_cast<const char*>(memrchr(base + map_pos_, '\n', want - map_pos_));
+        if (nl) {
+          stop = static_cast<size_t>(nl - base) + 1;
+        } else {
+          const char* next = static_cast<const char*>(std::memchr(base + want, '\n', map_->size - want));
+          stop = next ? static_cast<size_t>(next - base) + 1 : map_->size;
+        }
+      }
+      if (stop + codec::PaddedBuffer::kPadding <= map_->size) {
+        begin = base + map_pos_;
+        end = base + stop;
+        hold = std::make_shared<MappedRange>(MappedRange{map_, begin, end});
+      } else {
+        // The end of the mapping has no padding after it: copy the tail.
+        auto buf = codec::PaddedBuffer::Copy(std::string_view(base + map_pos_, stop - map_pos_));
+        begin = buf->data();
+        end = buf->data() + buf->size();
+        hold = buf;
+      }
+      map_pos_ = stop;
+      read_bytes_ = map_pos_;
+      return true;
+    }
+    while (!gz_eof_) {
+      auto buf = codec::PaddedBuffer::Allocate(chunk_ + carry_.size());
+      std::memcpy(buf->data(), carry_.data(), carry_.size());
+      size_t have = carry_.size();
       int n = gzread(gz_, buf->data() + have, static_cast<unsigned>(chunk_));
       if (n < 0) {
         int errnum;
         WEIR_LOG_ERROR("file source: reading {} failed: {}", path_, gzerror(gz_, &errnum));
-        break;
+        return false;
       }
-      if (n == 0) eof = true;
+      if (n == 0) gz_eof_ = true;
       have += static_cast<size_t>(n);
       buf->Resize(have);
-      // Decode whole lines; keep a trailing partial line for the next chunk.
-      size_t end = have;
-      if (!eof) {
+      size_t stop = have;
+      if (!gz_eof_) {
         const char* nl = static_cast<const char*>(memrchr(buf->data(), '\n', have));
-        end = nl ? static_cast<size_t>(nl - buf->data()) + 1 : 0;
+        stop = nl ? static_cast<size_t>(nl - buf->data()) + 1 : 0;
       }
-      carry.assign(buf->data() + end, have - end);
-      if (end == 0) {
-        if (carry.size() > options_.max_event_bytes + chunk_) {
-          WEIR_LOG_ERROR("file source: {} line {} is longer than {} bytes; stopping", path_, line_base,
-                         carry.size());
-          break;
+      carry_.assign(buf->data() + stop, have - stop);
+      read_bytes_ = static_cast<uint64_t>(gzoffset(gz_));
+      if (stop == 0) {
+        if (carry_.size() > options_.max_event_bytes + chunk_) {
+          WEIR_LOG_ERROR("file source: {}: a line after line {} is longer than {} bytes; stopping", path_,
+                         lines_done_, carry_.size());
+          return false;
         }
         continue;
       }
+      begin = buf->data();
+      end = buf->data() + stop;
+      hold = buf;
+      return true;
+    }
+    return false;
+  }
+
+  void Run() {
+    auto decoder = ctx_->NewDecoder(options_);
+    int64_t started = MonotonicNanos(), last_progress = 0;
+    uint64_t events = 0;
+    std::shared_ptr<const void> hold;
+    const char* begin = nullptr;
+    const char* end = nullptr;
+    std::vector<codec::Reject> rejects;
+    while (!stop_ && NextChunk(hold, begin, end)) {
       Batch batch(ctx_->layout().width());
-      batch.Hold(buf);
+      batch.Hold(hold);
       batch.ingest_time = NowMillis();
-      batch.bytes = end;
-      std::vector<codec::Reject> rejects;
-      codec::DecodeStats st = decoder->DecodeNdjsonRange(buf->data(), buf->data() + end, batch, &rejects);
-      if (!rejects.empty()) LogRejects(*buf, end, line_base, rejects);
-      line_base += static_cast<size_t>(std::count(buf->data(), buf->data() + end, '\n'));
+      batch.bytes = static_cast<size_t>(end - begin);
+      rejects.clear();
+      codec::DecodeStats st = decoder->DecodeNdjsonRange(begin, end, batch, &rejects);
+      if (!rejects.empty()) LogRejects(begin, end, lines_done_ + 1, rejects);
+      lines_done_ += st.lines;
       ctx_->stats().accepted += st.events;
       ctx_->stats().rejected += st.rejected;
-      ctx_->stats().bytes += end;
-      read_bytes_ = static_cast<uint64_t>(gzoffset(gz_));
+      ctx_->stats().bytes += batch.bytes;
       events += st.events;
       if (!batch.empty() && !ctx_->Push(std::move(batch))) break;
       if (progress_) {
         int64_t now = MonotonicNanos();
-        if (now - last_progress > 250'000'000 || eof) {
+        if (now - last_progress > 250'000'000) {
           last_progress = now;
           double secs = static_cast<double>(now - started) / 1e9;
           std::string line = fmt::format("\r{}: {:.1f} / {:.1f} MB, {} events, {:.0f} events/s   ", path_,
@@ -118,11 +204,10 @@ class FileSource final : public runtime::Source {
     if (!stop_) ctx_->EndPartition(0);
   }
 
-  void LogRejects(const codec::PaddedBuffer& buf, size_t end, size_t line_base, const std::vector<codec::Reject>& rejects) {
+  void LogRejects(const char* begin, const char* e, size_t line_base, const std::vector<codec::Reject>& rejects) {
     // Map each reject's index (among non-blank lines) back to a line number.
     size_t idx = 0, line = line_base, r = 0;
-    const char* p = buf.data();
-    const char* e = buf.data() + end;
+    const char* p = begin;
     while (p < e && r < rejects.size()) {
       const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(e - p)));
       const char* le = nl ? nl : e;
@@ -149,6 +234,11 @@ class FileSource final : public runtime::Source {
   bool progress_;
   runtime::SourceContext* ctx_ = nullptr;
   gzFile gz_ = nullptr;
+  bool gz_eof_ = false;
+  std::string carry_;
+  std::shared_ptr<Mapping> map_;
+  size_t map_pos_ = 0;
+  size_t lines_done_ = 0;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> read_bytes_{0};
