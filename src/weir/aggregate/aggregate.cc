@@ -1,6 +1,7 @@
 #include "weir/aggregate/aggregate.h"
 
 #include "weir/aggregate/basic.h"
+#include "weir/aggregate/sketches.h"
 
 namespace weir::aggregate {
 
@@ -16,6 +17,10 @@ const std::vector<AggregateInfo>& AllAggregates() {
       {"first", 1, 1, {}, "value with the earliest event time"},
       {"last", 1, 1, {}, "value with the latest event time"},
       {"count_distinct", 1, 1, {}, "exact number of distinct non-null values"},
+      {"approx_distinct", 1, 1, {}, "approximate number of distinct non-null values (HyperLogLog, ~0.8% error)"},
+      {"percentile", 2, 2, {1}, "q-quantile of the numeric values, 0 <= q <= 1, within 1% relative error (DDSketch)"},
+      {"median", 1, 1, {}, "percentile(x, 0.5)"},
+      {"top_k", 2, 2, {1}, "the k most frequent non-null values with their counts, as a JSON array"},
   };
   return kAll;
 }
@@ -44,6 +49,12 @@ Result<AggregatePtr> MakeAggregate(std::string_view name, int args, const Aggreg
   if (name == "first") return MakeEdge(false);
   if (name == "last") return MakeEdge(true);
   if (name == "count_distinct") return MakeCountDistinct();
+  if (name == "approx_distinct") return MakeApproxDistinct();
+  if (name == "median") return MakePercentile(name, Value::Double(0.5));
+  // Constant arguments arrive evaluated in options.constants; a missing one reads as null.
+  auto constant = [&](size_t k) { return k < options.constants.size() ? options.constants[k] : Value::Null(); };
+  if (name == "percentile") return MakePercentile(name, constant(1));
+  if (name == "top_k") return MakeTopK(constant(1));
   return Fail("unknown aggregate function '{}'", name);
 }
 

@@ -110,15 +110,33 @@ TEST(Aggregate, CountDistinctRetracts) {
 }
 
 TEST(Aggregate, MergeAndSerializeRoundTrip) {
-  for (std::string_view name : {"count", "sum", "avg", "min", "max", "count_distinct", "first"}) {
-    int args = name == "count" ? 0 : 1;
-    Harness a(name, args), b(name, args);
+  struct Case {
+    std::string_view name;
+    int args;
+    std::vector<Value> constants;
+  };
+  const std::vector<Case> cases = {
+      {"count", 0, {}},
+      {"sum", 1, {}},
+      {"avg", 1, {}},
+      {"min", 1, {}},
+      {"max", 1, {}},
+      {"count_distinct", 1, {}},
+      {"first", 1, {}},
+      {"approx_distinct", 1, {}},
+      {"median", 1, {}},
+      {"percentile", 2, {Value(), Value::Double(0.9)}},
+      {"top_k", 2, {Value(), Value::Int(2)}},
+  };
+  for (const auto& [name, args, constants] : cases) {
+    AggregateOptions opts{.constants = constants};
+    Harness a(name, args, opts), b(name, args, opts);
     a.Feed({Value::Int(3), Value::Int(8)}, {1, 1}, {}, {1, 2});
     b.Feed({Value::Int(1), Value::Int(8)}, {1, 1}, {}, {0, 3});
     a.f->Merge(a.state.data(), b.state.data());
     std::string bytes;
     a.f->Serialize(a.state.data(), bytes);
-    Harness c(name, args);
+    Harness c(name, args, opts);
     std::string_view in = bytes;
     ASSERT_TRUE(c.f->Deserialize(c.state.data(), in)) << name;
     EXPECT_TRUE(in.empty()) << name;
@@ -126,11 +144,21 @@ TEST(Aggregate, MergeAndSerializeRoundTrip) {
     AppendJson(ra, a.Result());
     AppendJson(rc, c.Result());
     EXPECT_EQ(ra, rc) << name;
+    // The merged input is 3, 8, 1, 8.
+    if (name == "approx_distinct") {
+      EXPECT_EQ(rc, "3");
+    } else if (name == "top_k") {
+      EXPECT_EQ(rc, R"([{"value":8,"count":2},{"value":1,"count":1}])");
+    } else if (name == "median") {
+      EXPECT_NEAR(c.Result().as_double(), 3, 3 * 0.01);
+    } else if (name == "percentile") {
+      EXPECT_NEAR(c.Result().as_double(), 8, 8 * 0.01);
+    }
   }
 }
 
 TEST(Aggregate, Errors) {
-  EXPECT_FALSE(MakeAggregate("median", 1, {}));
+  EXPECT_FALSE(MakeAggregate("mode", 1, {}));
   auto r = MakeAggregate("sum", 2, {});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message, "sum() takes 1 argument, got 2");

@@ -70,6 +70,7 @@ struct RunOptions {
   std::string data_dir;
   std::string web_dir;
   std::string port_file;
+  size_t workers = std::max(1u, std::thread::hardware_concurrency());
 };
 
 int Run(const RunOptions& o) {
@@ -84,6 +85,7 @@ int Run(const RunOptions& o) {
   spec::Pipeline spec;
   runtime::PipelineOptions options;
   options.data_dir = o.data_dir;
+  options.workers = o.workers;
   auto pipeline = LoadPipeline(o.pipeline, options, registry, spec);
   if (!pipeline) return 2;
 
@@ -261,6 +263,9 @@ int Main(int argc, char** argv) {
   run_cmd->add_option("--data-dir", run.data_dir, "Directory for durable state (default .weir/<pipeline name>)");
   run_cmd->add_option("--web-dir", run.web_dir, "Directory of dashboard files served at /");
   run_cmd->add_option("--port-file", run.port_file, "Write the HTTP port here once listening (for scripts, --listen :0)");
+  run_cmd->add_option("--workers", run.workers, "Threads that decode and evaluate batches in parallel (results do not depend on it)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
 
   std::string validate_path;
   auto* validate_cmd = app.add_subcommand("validate", "Check a pipeline file and report every error");

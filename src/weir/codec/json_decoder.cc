@@ -520,4 +520,19 @@ Result<DecodeStats> JsonDecoder::DecodeDocument(const PaddedBuffer& buf, Batch& 
   return st;
 }
 
+JsonDecoder& ThreadDecoder(const Layout& layout, const DecodeOptions& options) {
+  struct Entry {
+    const Layout* layout;
+    size_t max_event_bytes;
+    bool envelopes;
+    std::unique_ptr<JsonDecoder> decoder;
+  };
+  thread_local std::vector<Entry> cache;
+  for (auto& e : cache)
+    if (e.layout == &layout && e.max_event_bytes == options.max_event_bytes && e.envelopes == options.envelopes)
+      return *e.decoder;
+  cache.push_back({&layout, options.max_event_bytes, options.envelopes, std::make_unique<JsonDecoder>(layout, options)});
+  return *cache.back().decoder;
+}
+
 }  // namespace weir::codec

@@ -103,4 +103,8 @@ class JsonDecoder {
   const Layout& layout_;
 };
 
+/// A decoder for this thread, for `layout` and `options` (created on first use, kept for the
+/// thread's life). For code that runs on pool threads, such as deferred batch decoding.
+JsonDecoder& ThreadDecoder(const Layout& layout, const DecodeOptions& options);
+
 }  // namespace weir::codec

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -82,6 +83,10 @@ class Batch {
     raw_.reserve(rows);
     if (values_.size() < rows * width_) values_.resize(rows * width_);
   }
+
+  /// Work left to do before the batch can be processed (decoding its input), run by the
+  /// pipeline on one of its worker threads, so that sources need not decode on their own thread.
+  std::function<void(Batch&)> deferred;
 
   Origin origin;
   Timestamp ingest_time = 0;  ///< wall-clock ms when the batch entered Weir

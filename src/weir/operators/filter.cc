@@ -1,4 +1,6 @@
 // `filter`: keeps the records for which `where` is TRUE.
+#include <atomic>
+
 #include "weir/operators/processors.h"
 
 namespace weir::operators {
@@ -9,25 +11,25 @@ class Filter final : public runtime::Processor {
   explicit Filter(expr::ProgramPtr where) : where_(std::move(where)) {}
   void Process(Batch& batch) override {
     const size_t n = batch.size();
-    vals_.resize(n);
-    keep_.resize(n);
-    where_->EvalBatch(batch.values(), batch.width(), n, vals_.data(), batch.arena());
+    thread_local std::vector<Value> vals;
+    thread_local std::vector<uint8_t> keep;
+    vals.resize(n);
+    keep.resize(n);
+    where_->EvalBatch(batch.values(), batch.width(), n, vals.data(), batch.arena());
     size_t kept = 0;
     for (size_t i = 0; i < n; ++i) {
-      keep_[i] = vals_[i].is_bool() && vals_[i].as_bool();
-      kept += keep_[i];
+      keep[i] = vals[i].is_bool() && vals[i].as_bool();
+      kept += keep[i];
     }
     if (kept == n) return;
     dropped_ += n - kept;
-    batch.Compact(keep_.data());
+    batch.Compact(keep.data());
   }
   uint64_t dropped() const override { return dropped_; }
 
  private:
   expr::ProgramPtr where_;
-  std::vector<Value> vals_;
-  std::vector<uint8_t> keep_;
-  uint64_t dropped_ = 0;
+  std::atomic<uint64_t> dropped_{0};
 };
 
 }  // namespace

@@ -13,16 +13,16 @@ class Set final : public runtime::Processor {
   explicit Set(std::vector<Field> fields) : fields_(std::move(fields)) {}
   void Process(Batch& batch) override {
     const size_t n = batch.size();
-    vals_.resize(n);
+    thread_local std::vector<Value> vals;
+    vals.resize(n);
     for (const Field& f : fields_) {
-      f.program->EvalBatch(batch.values(), batch.width(), n, vals_.data(), batch.arena());
-      for (size_t i = 0; i < n; ++i) batch.at(i, f.slot) = vals_[i];
+      f.program->EvalBatch(batch.values(), batch.width(), n, vals.data(), batch.arena());
+      for (size_t i = 0; i < n; ++i) batch.at(i, f.slot) = vals[i];
     }
   }
 
  private:
   std::vector<Field> fields_;
-  std::vector<Value> vals_;
 };
 
 }  // namespace

@@ -194,32 +194,74 @@ Timestamp WindowMetric::HeldAt(Timestamp now, const Input* except) const {
 // ---------------------------------------------------------------------------------------------
 // Processing
 
-void WindowMetric::Process(Batch& batch, runtime::Emitter& out) {
-  const size_t n = batch.size();
-  if (n == 0) return;
-  Arena& arena = batch.arena();
-  const Timestamp now = NowMillis();
-  times_.resize(n);
-  keep_.assign(n, 1);
-  cols_.resize(n * std::max<size_t>(1, std::max<size_t>(key_count_, 2)));
+namespace {
+/// What Prepare computes for one batch: everything that needs no metric state.
+struct Prepared final : runtime::PreparedState {
+  std::vector<uint8_t> keep;      // passes `where` and has an event time
+  std::vector<Timestamp> times;   // kMinTimestamp: no valid event time
+  std::string keys;               // encoded group keys, back to back
+  std::vector<uint32_t> key_end;  // end offset of record i's key in `keys`
+  std::vector<Value> args;        // argument columns of every aggregate, n values each
+  uint64_t invalid_time = 0;
+};
+}  // namespace
 
+std::unique_ptr<runtime::PreparedState> WindowMetric::Prepare(Batch& batch) const {
+  auto prep = std::make_unique<Prepared>();
+  Prepared& p = *prep;
+  const size_t n = batch.size();
+  if (n == 0) return prep;
+  Arena& arena = batch.arena();
+  p.times.resize(n);
+  p.keep.assign(n, 1);
+  std::vector<Value> col(n);
   if (plan_.where) {
-    plan_.where->EvalBatch(batch.values(), batch.width(), n, cols_.data(), arena);
-    for (size_t i = 0; i < n; ++i) keep_[i] = cols_[i].is_bool() && cols_[i].as_bool();
+    plan_.where->EvalBatch(batch.values(), batch.width(), n, col.data(), arena);
+    for (size_t i = 0; i < n; ++i) p.keep[i] = col[i].is_bool() && col[i].as_bool();
   }
   if (plan_.event_time) {
-    plan_.event_time->EvalBatch(batch.values(), batch.width(), n, cols_.data(), arena);
+    plan_.event_time->EvalBatch(batch.values(), batch.width(), n, col.data(), arena);
     for (size_t i = 0; i < n; ++i) {
-      auto t = ToTime(cols_[i]);
-      times_[i] = t ? *t : kMinTimestamp;
-      if (!t && keep_[i]) {
-        keep_[i] = 0;
-        ++invalid_time_;
+      auto t = ToTime(col[i]);
+      p.times[i] = t ? *t : kMinTimestamp;
+      if (!t && p.keep[i]) {
+        p.keep[i] = 0;
+        ++p.invalid_time;
       }
     }
   } else {
-    std::fill(times_.begin(), times_.end(), batch.ingest_time ? batch.ingest_time : now);
+    std::fill(p.times.begin(), p.times.end(), batch.ingest_time ? batch.ingest_time : NowMillis());
   }
+  // Group keys of the kept records, encoded.
+  const size_t K = key_count_;
+  std::vector<Value> keycols(n * K);
+  for (size_t k = 0; k < K; ++k)
+    plan_.group_by[k]->EvalBatch(batch.values(), batch.width(), n, keycols.data() + k * n, arena);
+  p.key_end.resize(n);
+  p.keys.reserve(n * 8 * (K + 1));
+  for (size_t i = 0; i < n; ++i) {
+    if (p.keep[i])
+      for (size_t k = 0; k < K; ++k) EncodeKey(keycols[k * n + i], p.keys);
+    p.key_end[i] = static_cast<uint32_t>(p.keys.size());
+  }
+  // Aggregate arguments.
+  size_t cols = 0;
+  for (const auto& a : plan_.aggregates) cols += a.args.size();
+  p.args.resize(cols * n);
+  size_t c = 0;
+  for (const auto& a : plan_.aggregates)
+    for (const auto& arg : a.args) arg->EvalBatch(batch.values(), batch.width(), n, p.args.data() + (c++) * n, arena);
+  return prep;
+}
+
+void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::Emitter& out) {
+  const size_t n = batch.size();
+  if (n == 0) return;
+  Prepared& p = *static_cast<Prepared*>(state);
+  const Timestamp now = NowMillis();
+  invalid_time_ += p.invalid_time;
+  std::vector<uint8_t>& keep = p.keep;
+  const std::vector<Timestamp>& times = p.times;
 
   // Watermark as it moves record by record through the batch; records behind it whose last
   // window is beyond the allowed lateness go to the late output.
@@ -232,15 +274,15 @@ void WindowMetric::Process(Batch& batch, runtime::Emitter& out) {
   const bool panes = plan_.window.kind != spec::WindowKind::kNone && !session;
   wms_.resize(n);
   for (size_t i = 0; i < n; ++i) {
-    Timestamp t = times_[i];
+    Timestamp t = times[i];
     if (t == kMinTimestamp) continue;
     Timestamp wm = plan_.event_time ? std::max(watermark_, SatSub(std::min(others, part_max), plan_.watermark))
                                     : kMinTimestamp;
     wms_[i] = wm;
-    if (keep_[i] && panes && plan_.event_time) {
+    if (keep[i] && panes && plan_.event_time) {
       Timestamp last_end = LastWindowEnd(PaneOf(t));
       if (SatAdd(last_end, plan_.allowed_lateness) <= wm) {
-        keep_[i] = 0;
+        keep[i] = 0;
         ++late_;
         late.records.push_back({t, WindowStart(PaneOf(t) + pane_size()), wm, batch.raw(i)});
       }
@@ -250,42 +292,35 @@ void WindowMetric::Process(Batch& batch, runtime::Emitter& out) {
   in.max_time = part_max;
 
   // Group keys -> state rows.
-  const size_t K = key_count_;
-  for (size_t k = 0; k < K; ++k)
-    plan_.group_by[k]->EvalBatch(batch.values(), batch.width(), n, cols_.data() + k * n, arena);
   rows_.assign(n, nullptr);
   Pane* pane = nullptr;
   for (size_t i = 0; i < n; ++i) {
-    if (!keep_[i]) continue;
-    key_buf_.clear();
-    for (size_t k = 0; k < K; ++k) EncodeKey(cols_[k * n + i], key_buf_);
-    uint32_t group = groups_.Intern(key_buf_);
+    if (!keep[i]) continue;
+    uint32_t kb = i ? p.key_end[i - 1] : 0;
+    uint32_t group = groups_.Intern(std::string_view(p.keys.data() + kb, p.key_end[i] - kb));
     if (session) {
-      rows_[i] = AssignSession(group, times_[i], batch.weight(i), wms_[i]);
+      rows_[i] = AssignSession(group, times[i], batch.weight(i), wms_[i]);
       if (!rows_[i]) {  // behind the watermark beyond lateness, with no session to join
-        keep_[i] = 0;
+        keep[i] = 0;
         ++late_;
-        late.records.push_back({times_[i], times_[i], wms_[i], batch.raw(i)});
+        late.records.push_back({times[i], times[i], wms_[i], batch.raw(i)});
         continue;
       }
     } else {
-      Timestamp p = PaneOf(times_[i]);
-      if (!pane || pane->start != p) pane = &PaneAt(p);
+      Timestamp ps = PaneOf(times[i]);
+      if (!pane || pane->start != ps) pane = &PaneAt(ps);
       rows_[i] = RowFor(*pane, group);
     }
     *reinterpret_cast<int64_t*>(rows_[i]) += batch.weight(i);
   }
 
   // Aggregates, one tight loop each.
-  std::vector<Value>& args = arg_cols_;
+  size_t c = 0;
   for (const auto& a : plan_.aggregates) {
     const Value* argp[4] = {nullptr, nullptr, nullptr, nullptr};
-    args.resize(n * std::max<size_t>(1, a.args.size()));
-    for (size_t k = 0; k < a.args.size() && k < 4; ++k) {
-      a.args[k]->EvalBatch(batch.values(), batch.width(), n, args.data() + k * n, arena);
-      argp[k] = args.data() + k * n;
-    }
-    a.fn->Update({rows_.data(), argp, batch.weights().data(), times_.data(), n}, a.offset);
+    for (size_t k = 0; k < a.args.size(); ++k, ++c)
+      if (k < 4) argp[k] = p.args.data() + c * n;
+    a.fn->Update({rows_.data(), argp, batch.weights().data(), times.data(), n}, a.offset);
   }
 
   if (!late.records.empty()) out.EmitLate(late);

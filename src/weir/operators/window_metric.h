@@ -74,7 +74,8 @@ class WindowMetric final : public runtime::Metric {
 
   const MetricSchema& schema() const override { return plan_.schema; }
   bool Reads(uint32_t source) const override;
-  void Process(Batch& batch, runtime::Emitter& out) override;
+  std::unique_ptr<runtime::PreparedState> Prepare(Batch& batch) const override;
+  void Apply(Batch& batch, runtime::PreparedState* prepared, runtime::Emitter& out) override;
   void EndPartition(uint32_t source, uint32_t partition, runtime::Emitter& out) override;
   void OnTimer(Timestamp now, runtime::Emitter& out) override;
   std::string StatusJson(Timestamp now) const override;
@@ -162,14 +163,9 @@ class WindowMetric final : public runtime::Metric {
   std::vector<uint32_t> dirty_fired_;                        ///< fired sessions changed since
   std::vector<EmitItem> pending_deletions_;
 
-  // Per-batch scratch, reused.
+  // Per-batch scratch of Apply, reused.
   std::vector<Timestamp> wms_;
-  std::vector<Timestamp> times_;
-  std::vector<uint8_t> keep_;
-  std::vector<Value> cols_;
   std::vector<char*> rows_;
-  std::vector<Value> arg_cols_;
-  std::string key_buf_;
 };
 
 }  // namespace weir::operators

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -16,6 +17,8 @@
 namespace weir::runtime {
 
 /// Transforms batches in place: drops records, computes fields, rewrites records.
+/// Process may be called from several threads at once, each with its own batch: batches are
+/// processed in parallel and put back in order afterwards.
 class Processor {
  public:
   virtual ~Processor() = default;
@@ -39,15 +42,35 @@ struct InputPartition {
   uint32_t partition;
 };
 
+/// What a metric computes from a batch before touching its state (see Metric::Prepare).
+class PreparedState {
+ public:
+  virtual ~PreparedState() = default;
+};
+
 /// An event-time aggregation (windows, group-by, aggregates), fed batch by batch.
+///
+/// Work on a batch is split in two: Prepare evaluates everything that needs no state (filters,
+/// event time, group keys, aggregate arguments) and may run on any thread, for several batches
+/// at once; Apply folds the prepared batch into the metric's state and runs on the pipeline
+/// thread, one batch at a time, in arrival order. Results therefore do not depend on how many
+/// threads prepare.
 class Metric {
  public:
   virtual ~Metric() = default;
   virtual const MetricSchema& schema() const = 0;
   /// True if this metric reads records from source `source` (its `from:`).
   virtual bool Reads(uint32_t source) const = 0;
-  /// Consumes a batch (read-only except for the batch's arena); may emit results.
-  virtual void Process(Batch& batch, Emitter& out) = 0;
+  /// Thread-safe: evaluates what needs no state. May use the batch's arena (one thread works
+  /// on a batch at a time).
+  virtual std::unique_ptr<PreparedState> Prepare(Batch& batch) const = 0;
+  /// Folds a prepared batch into the state; may emit results.
+  virtual void Apply(Batch& batch, PreparedState* prepared, Emitter& out) = 0;
+  /// Prepare and Apply in one call.
+  void Process(Batch& batch, Emitter& out) {
+    auto p = Prepare(batch);
+    Apply(batch, p.get(), out);
+  }
   /// A partition will send nothing more: it no longer holds the watermark back.
   virtual void EndPartition(uint32_t source, uint32_t partition, Emitter& out) = 0;
   /// Called periodically with the wall clock: idle inputs, early emission, processing time.

@@ -1,6 +1,7 @@
 #include "weir/runtime/pipeline.h"
 
 #include <chrono>
+#include <deque>
 #include <filesystem>
 
 #include "weir/base/log.h"
@@ -14,6 +15,63 @@ struct Message {
   Batch batch;
   uint32_t source = 0;
   uint32_t partition = 0;
+};
+
+/// A message on its way through the pipeline: prepared by a worker (decode, processors,
+/// Metric::Prepare), then applied in arrival order by the pipeline thread.
+struct Work {
+  Message msg;
+  std::vector<std::unique_ptr<PreparedState>> prepared;  // per metric (null: not read)
+  bool ready = false;
+};
+
+/// Worker threads that prepare Work items; the pipeline thread waits for them in order.
+class PreparePool {
+ public:
+  PreparePool(size_t threads, std::function<void(Work&)> prepare) : prepare_(std::move(prepare)) {
+    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
+  }
+  ~PreparePool() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  void Submit(Work* w) {
+    {
+      std::lock_guard lock(mu_);
+      tasks_.push_back(w);
+    }
+    cv_.notify_one();
+  }
+  void WaitReady(Work* w) {
+    std::unique_lock lock(mu_);
+    done_cv_.wait(lock, [&] { return w->ready; });
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return stop_ || !tasks_.empty(); });
+      if (tasks_.empty()) return;
+      Work* w = tasks_.front();
+      tasks_.pop_front();
+      lock.unlock();
+      prepare_(*w);
+      lock.lock();
+      w->ready = true;
+      done_cv_.notify_all();
+    }
+  }
+  std::function<void(Work&)> prepare_;
+  std::mutex mu_;
+  std::condition_variable cv_, done_cv_;
+  std::deque<Work*> tasks_;
+  std::vector<std::thread> threads_;
+  bool stop_ = false;
 };
 
 enum class Route { kEvents, kMetric, kLate };
@@ -135,21 +193,46 @@ struct Pipeline::Impl : Emitter {
   void Run() {
     using namespace std::chrono;
     Timestamp last_timer = 0;
+    std::unique_ptr<PreparePool> pool;
+    if (options.workers > 1) pool = std::make_unique<PreparePool>(options.workers, [this](Work& w) { Prepare(w); });
+    std::deque<std::unique_ptr<Work>> inflight;
+    const size_t max_inflight = std::max<size_t>(2, options.workers * 2);
     while (true) {
-      auto msg = queue.Pop(milliseconds(options.timer_interval));
-      if (msg) Handle(*msg);
+      // Take in what the sources sent, up to the in-flight bound; wait only when idle.
+      bool got = false;
+      while (inflight.size() < max_inflight) {
+        auto msg = queue.Pop(inflight.empty() && !got ? milliseconds(options.timer_interval) : milliseconds(0));
+        if (!msg) break;
+        got = true;
+        auto w = std::make_unique<Work>();
+        w->msg = std::move(*msg);
+        if (pool && w->msg.kind == Message::kBatch) {
+          pool->Submit(w.get());
+        } else {
+          Prepare(*w);
+          w->ready = true;
+        }
+        inflight.push_back(std::move(w));
+      }
+      if (!inflight.empty()) {
+        Work& w = *inflight.front();
+        if (pool) pool->WaitReady(&w);
+        Apply(w);
+        inflight.pop_front();
+      }
       Timestamp now = NowMillis();
-      if (now - last_timer >= options.timer_interval || !msg) {
+      bool idle = inflight.empty() && queue.size() == 0;
+      if (now - last_timer >= options.timer_interval || (!got && inflight.empty())) {
         last_timer = now;
         for (auto& m : metrics) m->OnTimer(now, *this);
         FlushSinks();
         Snapshot(now);
-      } else if (queue.size() == 0) {
+      } else if (idle) {
         // Caught up: publish the status now, so that what a client just saw acknowledged and
         // processed is reflected in /api/v1/status.
         Snapshot(now);
       }
-      if (!msg && queue.closed() && queue.size() == 0) break;
+      if (!got && inflight.empty() && queue.closed() && queue.size() == 0) break;
       if (stop_requested && !queue.closed()) queue.Close();
     }
     FlushSinks();
@@ -159,7 +242,27 @@ struct Pipeline::Impl : Emitter {
     cv.notify_all();
   }
 
-  void Handle(Message& m) {
+  // Any thread: everything that needs no operator state.
+  void Prepare(Work& w) {
+    if (w.msg.kind != Message::kBatch) return;
+    Batch& batch = w.msg.batch;
+    if (batch.deferred) {
+      auto work = std::move(batch.deferred);
+      batch.deferred = nullptr;
+      work(batch);
+    }
+    for (auto& p : processors) {
+      if (batch.empty()) break;
+      p->Process(batch);
+    }
+    w.prepared.resize(metrics.size());
+    for (size_t i = 0; i < metrics.size(); ++i)
+      if (metrics[i]->Reads(w.msg.source) && !batch.empty()) w.prepared[i] = metrics[i]->Prepare(batch);
+  }
+
+  // Pipeline thread, in arrival order.
+  void Apply(Work& w) {
+    Message& m = w.msg;
     if (m.kind == Message::kEnd) {
       for (auto& metric : metrics)
         if (metric->Reads(m.source)) metric->EndPartition(m.source, m.partition, *this);
@@ -168,12 +271,8 @@ struct Pipeline::Impl : Emitter {
       return;
     }
     Batch& batch = m.batch;
-    for (auto& p : processors) {
-      if (batch.empty()) break;
-      p->Process(batch);
-    }
-    for (auto& metric : metrics)
-      if (metric->Reads(m.source)) metric->Process(batch, *this);
+    for (size_t i = 0; i < metrics.size(); ++i)
+      if (w.prepared[i]) metrics[i]->Apply(batch, w.prepared[i].get(), *this);
     for (auto& s : sinks) {
       if (s.route != Route::kEvents || batch.empty()) continue;
       if (auto st = s.sink->WriteEvents(batch); !st) {

@@ -30,6 +30,9 @@ struct PipelineOptions {
   size_t queue_batches = 256;      ///< bound on queued batches
   size_t queue_bytes = 256 << 20;  ///< bound on queued input bytes
   Duration timer_interval = 100;   ///< how often metrics see the wall clock
+  /// Threads that prepare batches (decode, processors, expression evaluation) in parallel;
+  /// state is applied in arrival order on the pipeline thread, so results do not depend on it.
+  size_t workers = 1;
 };
 
 class Pipeline {

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -179,15 +180,29 @@ class FileSource final : public runtime::Source {
       batch.Hold(hold);
       batch.ingest_time = NowMillis();
       batch.bytes = static_cast<size_t>(end - begin);
-      rejects.clear();
-      codec::DecodeStats st = decoder->DecodeNdjsonRange(begin, end, batch, &rejects);
-      if (!rejects.empty()) LogRejects(begin, end, lines_done_ + 1, rejects);
-      lines_done_ += st.lines;
-      ctx_->stats().accepted += st.events;
-      ctx_->stats().rejected += st.rejected;
       ctx_->stats().bytes += batch.bytes;
-      events += st.events;
-      if (!batch.empty() && !ctx_->Push(std::move(batch))) break;
+      if (map_) {
+        // Decoded by the pipeline's workers, in parallel with reading.
+        batch.deferred = [this, begin, end](Batch& b) {
+          codec::JsonDecoder& dec = codec::ThreadDecoder(ctx_->layout(), options_);
+          thread_local std::vector<codec::Reject> found;
+          found.clear();
+          codec::DecodeStats st = dec.DecodeNdjsonRange(begin, end, b, &found);
+          ctx_->stats().accepted += st.events;
+          ctx_->stats().rejected += st.rejected;
+          if (!found.empty() && logged_ < kLoggedRejects) LogRejects(begin, end, LineOf(begin), found);
+        };
+      } else {
+        rejects.clear();
+        codec::DecodeStats st = decoder->DecodeNdjsonRange(begin, end, batch, &rejects);
+        if (!rejects.empty()) LogRejects(begin, end, lines_done_ + 1, rejects);
+        lines_done_ += st.lines;
+        ctx_->stats().accepted += st.events;
+        ctx_->stats().rejected += st.rejected;
+        if (batch.empty()) continue;
+      }
+      if (!ctx_->Push(std::move(batch))) break;
+      events = ctx_->stats().accepted;
       if (progress_) {
         int64_t now = MonotonicNanos();
         if (now - last_progress > 250'000'000) {
@@ -202,6 +217,23 @@ class FileSource final : public runtime::Source {
     }
     if (progress_) (void)!write(STDERR_FILENO, "\n", 1);
     if (!stop_) ctx_->EndPartition(0);
+  }
+
+  /// 1-based line number of the line starting at `p` in the mapped file (rare: for messages).
+  size_t LineOf(const char* p) {
+    std::lock_guard lock(line_mu_);
+    const char* from = map_->data;
+    size_t line = 1;
+    if (line_memo_pos_ && line_memo_pos_ <= p) {
+      from = line_memo_pos_;
+      line = line_memo_line_;
+    }
+    for (const char* q = from; (q = static_cast<const char*>(std::memchr(q, '\n', static_cast<size_t>(p - q))));
+         ++q)
+      ++line;
+    line_memo_pos_ = p;
+    line_memo_line_ = line;
+    return line;
   }
 
   void LogRejects(const char* begin, const char* e, size_t line_base, const std::vector<codec::Reject>& rejects) {
@@ -243,7 +275,10 @@ class FileSource final : public runtime::Source {
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> read_bytes_{0};
   uint64_t total_bytes_ = 0;
-  int logged_ = 0;
+  std::atomic<int> logged_{0};
+  std::mutex line_mu_;
+  const char* line_memo_pos_ = nullptr;
+  size_t line_memo_line_ = 1;
 };
 
 }  // namespace

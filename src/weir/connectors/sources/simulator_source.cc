@@ -35,7 +35,6 @@ class SimulatorSource final : public runtime::Source {
 
  private:
   void Run() {
-    auto decoder = ctx_->NewDecoder({});
     simulate::Pacer pacer(rate_, batch_size_);
     std::string text;
     while (!stop_) {
@@ -56,12 +55,15 @@ class SimulatorSource final : public runtime::Source {
       batch.Hold(buf);
       batch.ingest_time = NowMillis();
       batch.bytes = bytes;
-      batch.Reserve(n);
-      codec::DecodeStats st = decoder->DecodeNdjson(*buf, batch, nullptr);
       generated_ += n;
-      ctx_->stats().accepted += st.events;
-      ctx_->stats().rejected += st.rejected;
       ctx_->stats().bytes += bytes;
+      // Decoded by the pipeline's workers.
+      batch.deferred = [this, buf, n](Batch& b) {
+        b.Reserve(n);
+        codec::DecodeStats st = codec::ThreadDecoder(ctx_->layout(), {}).DecodeNdjson(*buf, b, nullptr);
+        ctx_->stats().accepted += st.events;
+        ctx_->stats().rejected += st.rejected;
+      };
       if (!ctx_->Push(std::move(batch))) return;
     }
     if (!stop_) ctx_->EndPartition(0);
