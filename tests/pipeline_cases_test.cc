@@ -24,15 +24,18 @@ std::vector<std::string> Cases() {
   return out;
 }
 
-class PipelineCase : public ::testing::TestWithParam<std::string> {};
+// Each case runs with 1 and with 3 workers: the output must be the same.
+class PipelineCase : public ::testing::TestWithParam<std::tuple<std::string, int>> {};
 
 TEST_P(PipelineCase, ProducesExpectedOutput) {
-  fs::path dir = fs::path(WEIR_SOURCE_DIR) / "tests" / "pipelines" / GetParam();
-  fs::path out = fs::path(::testing::TempDir()) / ("weir_case_" + GetParam() + "_" + std::to_string(getpid()));
+  const auto& [name, workers] = GetParam();
+  fs::path dir = fs::path(WEIR_SOURCE_DIR) / "tests" / "pipelines" / name;
+  fs::path out = fs::path(::testing::TempDir()) /
+                 ("weir_case_" + name + "_" + std::to_string(workers) + "_" + std::to_string(getpid()));
   fs::remove_all(out);
   fs::create_directories(out);
   std::vector<std::string> argv = {WEIR_BINARY, "run", (dir / "pipeline.yaml").string(), "--data-dir",
-                                   (out / "data").string()};
+                                   (out / "data").string(), "--workers", std::to_string(workers)};
   if (fs::exists(dir / "args"))
     for (const auto& a : weir::testing::ReadLines((dir / "args").string())) argv.push_back(a);
   auto p = weir::testing::Process::Spawn(argv, {{"CASE_DIR", dir.string()}, {"OUT_DIR", out.string()}},
@@ -52,14 +55,17 @@ TEST_P(PipelineCase, ProducesExpectedOutput) {
     auto actual = weir::testing::ReadLines((out / actual_name).string());
     std::sort(expected.begin(), expected.end());
     std::sort(actual.begin(), actual.end());
-    EXPECT_EQ(actual, expected) << "output " << actual_name << " of case " << GetParam();
+    EXPECT_EQ(actual, expected) << "output " << actual_name << " of case " << name << " with " << workers
+                                << " workers";
     ++compared;
   }
   EXPECT_GT(compared, 0) << "case has no expected*.ndjson";
   if (!HasFailure()) fs::remove_all(out);
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, PipelineCase, ::testing::ValuesIn(Cases()),
-                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Cases, PipelineCase, ::testing::Combine(::testing::ValuesIn(Cases()), ::testing::Values(1, 3)),
+                         [](const auto& info) {
+                           return std::get<0>(info.param) + "_workers" + std::to_string(std::get<1>(info.param));
+                         });
 
 }  // namespace

@@ -42,6 +42,18 @@ void WindowMetric::DestroySession(uint32_t id) {
   free_sessions_.push_back(id);
 }
 
+bool WindowMetric::SessionMerges(uint32_t group, Timestamp t) const {
+  auto found = group_sessions_.find(group);
+  if (found == group_sessions_.end()) return false;
+  const Timestamp t_end = AddSat(t, plan_.window.size);
+  int matches = 0;
+  for (uint32_t id : found->second) {
+    const Session& s = sessions_[id];
+    matches += t_end > s.start && t < s.end;
+  }
+  return matches > 1;
+}
+
 char* WindowMetric::AssignSession(uint32_t group, Timestamp t, int8_t weight, Timestamp wm) {
   const Duration gap = plan_.window.size;
   const Timestamp t_end = AddSat(t, gap);

@@ -34,6 +34,8 @@ std::optional<Timestamp> ToTime(const Value& v) {
 }
 
 constexpr uint32_t kRowsPerChunk = 256;
+constexpr uint8_t kChangedSinceFire = 1;
+constexpr uint8_t kChangedSinceEarly = 2;
 
 std::string WindowText(const spec::WindowSpec& w) {
   switch (w.kind) {
@@ -64,17 +66,19 @@ struct WindowMetric::Pane {
   Timestamp start = 0;
   absl::flat_hash_map<uint32_t, uint32_t> row_of;  // group id -> row
   std::vector<uint32_t> group_of;                  // row -> group id
-  std::vector<uint8_t> dirty;                      // row changed since last emitted
+  // Per row: kChangedSinceFire (the windows fired so far saw an older state) and
+  // kChangedSinceEarly (early emission has not shown the change yet).
+  std::vector<uint8_t> dirty;
   std::vector<std::unique_ptr<char[]>> chunks;
   uint32_t row_size = 0;
-  bool any_dirty = false;
+  uint8_t any_dirty = 0;
 
   char* row(uint32_t r) { return chunks[r / kRowsPerChunk].get() + static_cast<size_t>(r % kRowsPerChunk) * row_size; }
   uint32_t rows() const { return static_cast<uint32_t>(group_of.size()); }
-  void ClearDirty() {
-    if (!any_dirty) return;
-    std::fill(dirty.begin(), dirty.end(), 0);
-    any_dirty = false;
+  void ClearDirty(uint8_t mask) {
+    if (!(any_dirty & mask)) return;
+    for (auto& d : dirty) d &= static_cast<uint8_t>(~mask);
+    any_dirty &= static_cast<uint8_t>(~mask);
   }
 };
 
@@ -134,6 +138,7 @@ WindowMetric::Pane& WindowMetric::PaneAt(Timestamp start) {
   Pane& p = panes_[start];
   p.start = start;
   p.row_size = plan_.state_size;
+  next_fire_ = NextFireEnd();
   return p;
 }
 
@@ -150,8 +155,8 @@ char* WindowMetric::RowFor(Pane& pane, uint32_t group) {
     *reinterpret_cast<int64_t*>(row) = 0;  // net number of records in the group
     for (const auto& a : plan_.aggregates) a.fn->Init(row + a.offset);
   }
-  pane.dirty[r] = 1;
-  pane.any_dirty = true;
+  pane.dirty[r] = kChangedSinceFire | kChangedSinceEarly;
+  pane.any_dirty = kChangedSinceFire | kChangedSinceEarly;
   return pane.row(r);
 }
 
@@ -263,8 +268,10 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
   std::vector<uint8_t>& keep = p.keep;
   const std::vector<Timestamp>& times = p.times;
 
-  // Watermark as it moves record by record through the batch; records behind it whose last
-  // window is beyond the allowed lateness go to the late output.
+  // The watermark moves record by record. Records behind it whose last window is beyond the
+  // allowed lateness go to the late output. Whenever it passes the end of a window with data,
+  // or a record updates a window that already fired, the records so far are folded in and the
+  // windows fire right there — so what is emitted does not depend on how input is batched.
   LateBatch late{&plan_.schema, {}};
   Input& in = InputFor(batch.origin.source, batch.origin.partition);
   in.last_seen = now;
@@ -272,60 +279,81 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
   Timestamp part_max = in.max_time;
   const bool session = plan_.window.kind == spec::WindowKind::kSession;
   const bool panes = plan_.window.kind != spec::WindowKind::kNone && !session;
-  wms_.resize(n);
+  const bool event_time = plan_.event_time != nullptr;
+  const Duration ps = pane_size();
+  rows_.assign(n, nullptr);
+  size_t seg = 0;  // first record not yet folded into the aggregates
+  auto fold = [&](size_t end) {
+    if (end <= seg) return;
+    size_t c = 0;
+    for (const auto& a : plan_.aggregates) {
+      const Value* argp[4] = {nullptr, nullptr, nullptr, nullptr};
+      for (size_t k = 0; k < a.args.size(); ++k, ++c)
+        if (k < 4) argp[k] = p.args.data() + c * n + seg;
+      a.fn->Update({rows_.data() + seg, argp, batch.weights().data() + seg, times.data() + seg, end - seg}, a.offset);
+    }
+    seg = end;
+  };
+  auto advance = [&](size_t upto, Timestamp wm) {
+    fold(upto);
+    in.max_time = part_max;
+    if (!late.records.empty()) {
+      out.EmitLate(late);
+      late.records.clear();
+    }
+    AdvanceTo(wm, out);
+  };
+  Pane* pane = nullptr;
   for (size_t i = 0; i < n; ++i) {
     Timestamp t = times[i];
     if (t == kMinTimestamp) continue;
-    Timestamp wm = plan_.event_time ? std::max(watermark_, SatSub(std::min(others, part_max), plan_.watermark))
-                                    : kMinTimestamp;
-    wms_[i] = wm;
-    if (keep[i] && panes && plan_.event_time) {
-      Timestamp last_end = LastWindowEnd(PaneOf(t));
-      if (SatAdd(last_end, plan_.allowed_lateness) <= wm) {
-        keep[i] = 0;
-        ++late_;
-        late.records.push_back({t, WindowStart(PaneOf(t) + pane_size()), wm, batch.raw(i)});
+    Timestamp wm = kMinTimestamp;
+    if (event_time) {
+      wm = std::max(watermark_, SatSub(std::min(others, part_max), plan_.watermark));
+      if (wm > watermark_ && (session ? NextFireEnd() : next_fire_) <= wm) {
+        advance(i, wm);
+        pane = nullptr;
       }
     }
     part_max = std::max(part_max, t);
-  }
-  in.max_time = part_max;
-
-  // Group keys -> state rows.
-  rows_.assign(n, nullptr);
-  Pane* pane = nullptr;
-  for (size_t i = 0; i < n; ++i) {
     if (!keep[i]) continue;
+    if (panes && event_time && SatAdd(LastWindowEnd(PaneOf(t)), plan_.allowed_lateness) <= wm) {
+      keep[i] = 0;
+      ++late_;
+      late.records.push_back({t, WindowStart(PaneOf(t) + ps), wm, batch.raw(i)});
+      continue;
+    }
     uint32_t kb = i ? p.key_end[i - 1] : 0;
     uint32_t group = groups_.Intern(std::string_view(p.keys.data() + kb, p.key_end[i] - kb));
+    bool updates_fired = false;
     if (session) {
-      rows_[i] = AssignSession(group, times[i], batch.weight(i), wms_[i]);
+      // A merge destroys a session that earlier records of this segment may point to.
+      if (SessionMerges(group, t)) fold(i);
+      rows_[i] = AssignSession(group, t, batch.weight(i), wm);
       if (!rows_[i]) {  // behind the watermark beyond lateness, with no session to join
         keep[i] = 0;
         ++late_;
-        late.records.push_back({times[i], times[i], wms_[i], batch.raw(i)});
+        late.records.push_back({t, t, wm, batch.raw(i)});
         continue;
       }
+      updates_fired = !dirty_fired_.empty();
     } else {
-      Timestamp ps = PaneOf(times[i]);
-      if (!pane || pane->start != ps) pane = &PaneAt(ps);
+      Timestamp start = PaneOf(t);
+      if (!pane || pane->start != start) pane = &PaneAt(start);
       rows_[i] = RowFor(*pane, group);
+      updates_fired = panes && event_time && fired_upto_ != kMinTimestamp && start + ps <= fired_upto_;
     }
     *reinterpret_cast<int64_t*>(rows_[i]) += batch.weight(i);
+    if (updates_fired) {
+      advance(i + 1, watermark_);
+      pane = nullptr;
+    }
   }
-
-  // Aggregates, one tight loop each.
-  size_t c = 0;
-  for (const auto& a : plan_.aggregates) {
-    const Value* argp[4] = {nullptr, nullptr, nullptr, nullptr};
-    for (size_t k = 0; k < a.args.size(); ++k, ++c)
-      if (k < 4) argp[k] = p.args.data() + c * n;
-    a.fn->Update({rows_.data(), argp, batch.weights().data(), times.data(), n}, a.offset);
-  }
-
+  fold(n);
+  in.max_time = part_max;
   if (!late.records.empty()) out.EmitLate(late);
 
-  if (!plan_.event_time) return;  // processing time advances on the timer
+  if (!event_time) return;  // processing time advances on the timer
   Timestamp held = HeldAt(now, nullptr);
   if (held != kMinTimestamp) AdvanceTo(held == kMaxTimestamp ? kMaxTimestamp : SatSub(held, plan_.watermark), out);
   else AdvanceTo(watermark_, out);
@@ -361,39 +389,55 @@ void WindowMetric::OnTimer(Timestamp now, runtime::Emitter& out) {
 
 void WindowMetric::AdvanceTo(Timestamp wm, runtime::Emitter& out) {
   wm = std::max(wm, watermark_);
-  watermark_ = wm;
   if (plan_.window.kind == spec::WindowKind::kSession) {
+    watermark_ = wm;
     FireSessions(wm, out);
     return;
   }
+  // Windows that fired before and changed since (late records within the allowed lateness),
+  // judged against the watermark before this advance, when those records arrived.
   EmitLateUpdates(out);
+  watermark_ = wm;
   if (plan_.window.kind == spec::WindowKind::kNone) {
     if (wm == kMaxTimestamp && fired_upto_ != kMaxTimestamp) {
-      FireWindow(kMaxTimestamp, true, false, out);
+      FireWindow(kMaxTimestamp, true, 0, out);
       fired_upto_ = kMaxTimestamp;
-      for (auto& [s, p] : panes_) p.ClearDirty();
     }
+    for (auto& [s, p] : panes_) p.ClearDirty(kChangedSinceFire);
+    next_fire_ = kMaxTimestamp;
     return;
   }
   const Duration ps = pane_size();
-  while (!panes_.empty()) {
-    // The next window end worth looking at: after what has fired, and no earlier than the
-    // first window that contains the oldest pane with data.
-    Timestamp first_pane = panes_.begin()->first;
-    Timestamp e = fired_upto_ == kMinTimestamp ? first_pane + ps : fired_upto_ + ps;
-    auto it = panes_.lower_bound(WindowStart(e));
-    if (it == panes_.end()) break;
-    if (it->first >= e) e = it->first + ps;
-    if (e > wm) break;
-    FireWindow(e, true, false, out);
+  while (true) {
+    Timestamp e = NextFireEnd();
+    if (e == kMaxTimestamp || e > wm) break;
+    FireWindow(e, true, 0, out);
     fired_upto_ = e;
   }
   // Windows ending between the last fired one and the watermark hold no data (the loop above
   // would have fired them): count them as fired.
   if (wm != kMaxTimestamp && wm != kMinTimestamp) fired_upto_ = std::max(fired_upto_, AlignDown(wm, ps));
-  for (auto& [start, p] : panes_)
-    if (LastWindowEnd(start) <= fired_upto_) p.ClearDirty();
+  // Every window fired so far has seen the current state of every pane.
+  for (auto& [start, p] : panes_) p.ClearDirty(kChangedSinceFire);
   DropExpired();
+  next_fire_ = NextFireEnd();
+}
+
+Timestamp WindowMetric::NextFireEnd() const {
+  switch (plan_.window.kind) {
+    case spec::WindowKind::kNone: return kMaxTimestamp;
+    case spec::WindowKind::kSession: return open_sessions_.empty() ? kMaxTimestamp : open_sessions_.begin()->first;
+    default: break;
+  }
+  if (panes_.empty()) return kMaxTimestamp;
+  const Duration ps = pane_size();
+  // The next window end after what has fired, and no earlier than the first window that
+  // contains a pane with data.
+  Timestamp e = fired_upto_ == kMinTimestamp ? panes_.begin()->first + ps : fired_upto_ + ps;
+  auto it = panes_.lower_bound(WindowStart(e));
+  if (it == panes_.end()) return kMaxTimestamp;
+  if (it->first >= e) e = it->first + ps;
+  return e;
 }
 
 void WindowMetric::EmitLateUpdates(runtime::Emitter& out) {
@@ -402,15 +446,14 @@ void WindowMetric::EmitLateUpdates(runtime::Emitter& out) {
   const Duration ps = pane_size();
   for (auto& [start, p] : panes_) {
     if (start >= fired_upto_) break;
-    if (!p.any_dirty) continue;
-    for (Timestamp e = start + ps; e <= LastWindowEnd(start) && e <= fired_upto_; e += ps) {
-      if (WindowStart(e) <= start) ends.insert(e);
-    }
+    if (!(p.any_dirty & kChangedSinceFire)) continue;
+    for (Timestamp e = start + ps; e <= LastWindowEnd(start) && e <= fired_upto_; e += ps)
+      if (WindowStart(e) <= start && SatAdd(e, plan_.allowed_lateness) > watermark_) ends.insert(e);
   }
-  for (Timestamp e : ends) FireWindow(e, true, true, out);
+  for (Timestamp e : ends) FireWindow(e, true, kChangedSinceFire, out);
   for (auto& [start, p] : panes_) {
     if (start >= fired_upto_) break;
-    p.ClearDirty();
+    p.ClearDirty(kChangedSinceFire);
   }
 }
 
@@ -422,28 +465,27 @@ void WindowMetric::EmitEarly(runtime::Emitter& out) {
   if (plan_.window.kind == spec::WindowKind::kNone) {
     if (fired_upto_ == kMaxTimestamp) return;
     bool dirty = false;
-    for (auto& [s, p] : panes_) dirty |= p.any_dirty;
+    for (auto& [s, p] : panes_) dirty |= (p.any_dirty & kChangedSinceEarly) != 0;
     if (!dirty) return;
-    FireWindow(kMaxTimestamp, false, true, out);
-    for (auto& [s, p] : panes_) p.ClearDirty();
+    FireWindow(kMaxTimestamp, false, kChangedSinceEarly, out);
+    for (auto& [s, p] : panes_) p.ClearDirty(kChangedSinceEarly);
     return;
   }
   std::set<Timestamp> ends;
   const Duration ps = pane_size();
   for (auto& [start, p] : panes_) {
-    if (!p.any_dirty) continue;
+    if (!(p.any_dirty & kChangedSinceEarly)) continue;
     for (Timestamp e = start + ps; e <= LastWindowEnd(start); e += ps)
       if (e > fired_upto_ && WindowStart(e) <= start) ends.insert(e);
   }
-  for (Timestamp e : ends) FireWindow(e, false, true, out);
-  for (auto& [start, p] : panes_)
-    if (start + ps > fired_upto_) p.ClearDirty();
+  for (Timestamp e : ends) FireWindow(e, false, kChangedSinceEarly, out);
+  for (auto& [start, p] : panes_) p.ClearDirty(kChangedSinceEarly);
 }
 
-void WindowMetric::FireWindow(Timestamp end, bool final, bool only_dirty, runtime::Emitter& out, bool replace) {
+void WindowMetric::FireWindow(Timestamp end, bool final, uint8_t only_dirty, runtime::Emitter& out, bool replace) {
   const bool none = plan_.window.kind == spec::WindowKind::kNone;
   replace = replace || plan_.schema.top_n;
-  if (replace) only_dirty = false;
+  if (replace) only_dirty = 0;
   Timestamp ws = none ? kMinTimestamp : WindowStart(end);
   auto first = none ? panes_.begin() : panes_.lower_bound(ws);
   auto last = none ? panes_.end() : panes_.lower_bound(end);
@@ -458,14 +500,14 @@ void WindowMetric::FireWindow(Timestamp end, bool final, bool only_dirty, runtim
   if (single) {
     Pane& p = first->second;
     for (uint32_t r = 0; r < p.rows(); ++r)
-      if (!only_dirty || p.dirty[r]) items.emplace_back(p.group_of[r], p.row(r));
+      if (!only_dirty || (p.dirty[r] & only_dirty)) items.emplace_back(p.group_of[r], p.row(r));
   } else {
     absl::flat_hash_map<uint32_t, uint32_t> index;
     std::vector<uint32_t> order;
     if (only_dirty) {
       for (auto it = first; it != last; ++it)
         for (uint32_t r = 0; r < it->second.rows(); ++r)
-          if (it->second.dirty[r] && index.try_emplace(it->second.group_of[r], order.size()).second)
+          if ((it->second.dirty[r] & only_dirty) && index.try_emplace(it->second.group_of[r], order.size()).second)
             order.push_back(it->second.group_of[r]);
     } else {
       for (auto it = first; it != last; ++it)

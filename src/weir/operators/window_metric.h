@@ -100,7 +100,11 @@ class WindowMetric final : public runtime::Metric {
   /// Minimum over inputs that hold the watermark back, or kMaxTimestamp if none does.
   Timestamp HeldAt(Timestamp now, const Input* except) const;
   void AdvanceTo(Timestamp wm, runtime::Emitter& out);
-  void FireWindow(Timestamp end, bool final, bool only_dirty, runtime::Emitter& out, bool replace = false);
+  /// Emits the window ending at `end`: every group, or (only_dirty != 0) the groups whose rows
+  /// carry one of the `only_dirty` flags.
+  void FireWindow(Timestamp end, bool final, uint8_t only_dirty, runtime::Emitter& out, bool replace = false);
+  /// End of the next window (or session) that holds data and has not fired.
+  Timestamp NextFireEnd() const;
   /// One row to emit: a group's state over [start, end).
   struct EmitItem {
     uint32_t group;
@@ -135,6 +139,8 @@ class WindowMetric final : public runtime::Metric {
     bool fired = false, dirty = false, alive = false;
   };
   char* AssignSession(uint32_t group, Timestamp t, int8_t weight, Timestamp wm);
+  /// True if a record at `t` would merge two or more sessions of `group`.
+  bool SessionMerges(uint32_t group, Timestamp t) const;
   void FireSessions(Timestamp wm, runtime::Emitter& out);
   void EmitSessionsEarly(runtime::Emitter& out);
   void DestroySession(uint32_t id);
@@ -148,6 +154,7 @@ class WindowMetric final : public runtime::Metric {
   std::vector<Input> inputs_;
   Timestamp watermark_ = kMinTimestamp;
   Timestamp fired_upto_ = kMinTimestamp;  ///< every window ending at or before this has fired
+  Timestamp next_fire_ = kMaxTimestamp;   ///< NextFireEnd(), kept current for the record loop
   Timestamp last_early_ = 0;
   uint64_t seq_ = 0;
   uint64_t late_ = 0;
@@ -164,7 +171,6 @@ class WindowMetric final : public runtime::Metric {
   std::vector<EmitItem> pending_deletions_;
 
   // Per-batch scratch of Apply, reused.
-  std::vector<Timestamp> wms_;
   std::vector<char*> rows_;
 };
 
