@@ -175,6 +175,12 @@ std::unique_ptr<runtime::Metric> MakeWindowMetric(const spec::MetricSpec& spec, 
     plan.order_by.emplace_back(slot, ob.descending);
   }
   if (diags.error_count() > errors_before) return nullptr;
+  // What shapes the saved state: the window, the group keys, the aggregate calls (in order).
+  plan.definition = fmt::format("window={} size={} every={} lateness={} keys=", static_cast<int>(spec.window.kind),
+                                spec.window.size, spec.window.every, spec.allowed_lateness);
+  for (const auto& g : spec.group_by) plan.definition += g.expr.text + ";";
+  plan.definition += " aggregates=";
+  for (const auto& a : plan.aggregates) plan.definition += a.text + ";";
   return std::make_unique<WindowMetric>(std::move(plan));
 }
 

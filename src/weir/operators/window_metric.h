@@ -42,6 +42,7 @@ struct AggregateCall {
 /// Everything a WindowMetric needs, compiled from a MetricSpec by the planner.
 struct MetricPlan {
   MetricSchema schema;
+  std::string definition;  ///< canonical text of what shapes the state (for checkpoints)
   std::vector<uint32_t> sources;  ///< sources read; empty = all
   std::vector<runtime::InputPartition> inputs;
   std::vector<std::string> source_ids;  ///< by source index, for status
@@ -81,6 +82,10 @@ class WindowMetric final : public runtime::Metric {
   std::string StatusJson(Timestamp now) const override;
   uint64_t late_records() const override { return late_; }
   std::optional<Timestamp> InputWatermark(uint32_t source) const override;
+
+  void SaveState(std::string& out) const override;
+  Status RestoreState(std::string_view in) override;
+  uint64_t StateFingerprint() const override;
 
   Timestamp watermark() const { return watermark_; }
   size_t open_panes() const { return panes_.size(); }

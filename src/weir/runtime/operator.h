@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "weir/base/result.h"
 #include "weir/base/time.h"
 #include "weir/model/batch.h"
 #include "weir/model/results.h"
@@ -82,6 +83,14 @@ class Metric {
   /// The watermark this metric derives from `source` (the minimum over its partitions), if the
   /// metric reads it and has seen event time from it.
   virtual std::optional<Timestamp> InputWatermark(uint32_t source) const = 0;
+
+  /// Appends the whole state (windows, groups, aggregate states, watermarks, counters) in a
+  /// portable encoding, for checkpoints. Called on the pipeline thread between batches.
+  virtual void SaveState(std::string& out) const = 0;
+  /// Replaces the state with one written by SaveState of a metric with the same definition.
+  virtual Status RestoreState(std::string_view in) = 0;
+  /// Changes when the definition changes in a way that makes saved state unusable.
+  virtual uint64_t StateFingerprint() const = 0;
 };
 
 }  // namespace weir::runtime

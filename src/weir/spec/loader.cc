@@ -111,6 +111,7 @@ class Loader {
  private:
   void CheckKeys(const YAML::Node& root);
   void LoadServer(const ConfigNode& node, ServerSpec& server);
+  void LoadDurability(const ConfigNode& node, DurabilitySpec& durability);
   void LoadSources(ConfigReader& spec, Pipeline& p);
   void LoadProcessors(const ConfigNode& node, Pipeline& p);
   void LoadMetrics(const ConfigNode& node, Pipeline& p);
@@ -373,6 +374,7 @@ Pipeline Loader::Load(const YAML::Node& root) {
     p.spec_node = top.Child("spec");
     ConfigReader spec(p.spec_node, diags_);
     LoadServer(spec.Child("server"), p.server);
+    LoadDurability(spec.Child("durability"), p.durability);
     LoadSources(spec, p);
     LoadProcessors(spec.Child("processors"), p);
     LoadMetrics(spec.Child("metrics"), p);
@@ -398,6 +400,25 @@ void Loader::LoadServer(const ConfigNode& node, ServerSpec& server) {
     }
   }
   server.enabled = r.Bool("enabled", true);
+  server.max_body_bytes = r.Bytes("max_body_bytes", server.max_body_bytes);
+  if (server.max_body_bytes < 1024) r.Error("max_body_bytes", "must be at least 1KiB");
+  server.threads = static_cast<int>(r.Int("threads", server.threads, 1, 64));
+  r.RejectUnknownKeys();
+}
+
+void Loader::LoadDurability(const ConfigNode& node, DurabilitySpec& d) {
+  ConfigReader r(node, diags_);
+  d.dir = r.String("dir", "");
+  d.fsync = r.Enum("fsync", {"always", "interval", "never"}, d.fsync);
+  d.fsync_interval = r.Duration("fsync_interval", d.fsync_interval);
+  d.segment_bytes = r.Bytes("segment_bytes", d.segment_bytes);
+  if (d.segment_bytes < (1 << 16)) r.Error("segment_bytes", "must be at least 64KiB");
+  ConfigReader ck(r.Child("checkpoint"), diags_);
+  d.checkpoint_interval = ck.Duration("interval", d.checkpoint_interval);
+  if (d.checkpoint_interval < 100) ck.Error("interval", "must be at least 100ms");
+  d.checkpoint_keep = static_cast<int>(ck.Int("keep", d.checkpoint_keep, 1, 100));
+  ck.RejectUnknownKeys();
+  d.max_queued_bytes = r.Bytes("max_queued_bytes", d.max_queued_bytes);
   r.RejectUnknownKeys();
 }
 

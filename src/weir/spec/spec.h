@@ -113,6 +113,19 @@ struct ServerSpec {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
   bool enabled = true;
+  int64_t max_body_bytes = 16 << 20;  ///< larger request bodies get 413
+  int threads = 1;                    ///< IO threads
+};
+
+/// `spec.durability`: where durable state lives and how hard it is pushed to disk.
+struct DurabilitySpec {
+  std::string dir;                           ///< data directory (--data-dir overrides)
+  std::string fsync = "interval";            ///< always | interval (group commit) | never
+  Duration fsync_interval = 5;               ///< group-commit window
+  int64_t segment_bytes = 64 << 20;          ///< write-ahead log segment size
+  Duration checkpoint_interval = 10000;      ///< how often a checkpoint is taken
+  int checkpoint_keep = 3;                   ///< checkpoints kept
+  int64_t max_queued_bytes = 256 << 20;      ///< input accepted but not yet processed; beyond it, 503
 };
 
 struct Pipeline {
@@ -121,6 +134,7 @@ struct Pipeline {
   std::string name;
   std::string tenant;
   ServerSpec server;
+  DurabilitySpec durability;
   std::vector<SourceSpec> sources;
   std::vector<ProcessorSpec> processors;
   std::vector<MetricSpec> metrics;
