@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstring>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -21,6 +22,7 @@
 #include "weir/server/http_server.h"
 #include "weir/simulate/simulator.h"
 #include "weir/spec/spec.h"
+#include "weir/store/result_store.h"
 
 namespace weir::cli {
 namespace {
@@ -248,6 +250,59 @@ int Simulate(const SimulateOptions& o) {
   return 0;
 }
 
+struct QueryOptions {
+  std::string data_dir;
+  std::string metric;
+  std::string start, end;
+  size_t limit = 1000000;
+  bool late = false;
+  std::vector<std::string> keys;
+};
+
+int Query(const QueryOptions& o) {
+  auto store = store::ResultStore::Open((std::filesystem::path(o.data_dir) / "results").string(), true);
+  if (!store) {
+    std::cerr << "error: " << store.error().message << "\n";
+    return 1;
+  }
+  Timestamp now = NowMillis();
+  store::ResultQuery q;
+  q.metric = o.metric;
+  q.limit = o.limit;
+  for (auto [text, field] : {std::pair{&o.start, &q.start}, std::pair{&o.end, &q.end}}) {
+    if (text->empty()) continue;
+    auto t = server::ParseTimeParam(*text, now);
+    if (!t) {
+      std::cerr << "error: " << t.error().message << "\n";
+      return 2;
+    }
+    *field = *t;
+  }
+  for (const auto& kv : o.keys) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos) {
+      std::cerr << "error: --key expects NAME=VALUE, found '" << kv << "'\n";
+      return 2;
+    }
+    q.filters.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  auto known = (*store)->Metrics();
+  if (std::find(known.begin(), known.end(), o.metric) == known.end()) {
+    std::string list;
+    for (const auto& m : known) list += (list.empty() ? "" : ", ") + m;
+    std::cerr << "error: no metric '" << o.metric << "' in " << o.data_dir << " (metrics: " << (list.empty() ? "none" : list)
+              << ")\n";
+    return 1;
+  }
+  auto rows = o.late ? (*store)->QueryLate(o.metric, q.start, q.end, q.limit) : (*store)->Query(q);
+  if (!rows) {
+    std::cerr << "error: " << rows.error().message << "\n";
+    return 1;
+  }
+  for (const auto& r : rows->rows) std::cout << r << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -283,6 +338,16 @@ int Main(int argc, char** argv) {
   sim_cmd->add_option("--output,-o", sim.output, "Output file (default stdout)");
   sim_cmd->add_option("--param", sim.params, "Scenario parameter NAME=VALUE (repeatable)");
 
+  QueryOptions query;
+  auto* query_cmd = app.add_subcommand("query", "Print a metric's stored results as NDJSON (works while weir runs)");
+  query_cmd->add_option("--data-dir", query.data_dir, "The pipeline's data directory")->required();
+  query_cmd->add_option("metric", query.metric, "Metric id")->required();
+  query_cmd->add_option("--start", query.start, "Windows starting at or after (ISO-8601, epoch ms, -1h)");
+  query_cmd->add_option("--end", query.end, "Windows starting before");
+  query_cmd->add_option("--limit", query.limit, "At most this many rows");
+  query_cmd->add_option("--key", query.keys, "Group-key filter NAME=VALUE (repeatable)");
+  query_cmd->add_flag("--late", query.late, "Print the metric's late records instead");
+
   app.add_subcommand("version", "Print the version")->callback([] { std::cout << "weir " << kVersion << "\n"; });
 
   CLI11_PARSE(app, argc, argv);
@@ -290,6 +355,7 @@ int Main(int argc, char** argv) {
   if (*run_cmd) return Run(run);
   if (*validate_cmd) return Validate(validate_path);
   if (*sim_cmd) return Simulate(sim);
+  if (*query_cmd) return Query(query);
   return 0;
 }
 

@@ -260,6 +260,14 @@ TEST(MetricState, SaveRestoreContinuesExactly) {
     m.select = {{"n", E("count()"), {}}, {"s", E("sum(v)"), {}}, {"lo", E("min(v)"), {}},
                 {"d", E("count_distinct(v)"), {}}, {"p", E("percentile(v, 0.5)"), {}}};
     specs.push_back(m);
+    if (kind == spec::WindowKind::kSliding) {  // and a top-N of the same
+      m.select.resize(1);
+      m.order_by = {{"n", true}};
+      m.limit = 2;
+      m.window.size = 120000;
+      m.window.every = 60000;
+      specs.push_back(m);
+    }
   }
   std::vector<std::string> lines;
   uint64_t x = 7;

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "weir/base/log.h"
+#include "weir/runtime/checkpoint.h"
 #include "weir/runtime/queue.h"
 
 namespace weir::runtime {
@@ -99,6 +100,21 @@ struct Pipeline::Impl : Emitter {
   std::vector<std::unique_ptr<Metric>> metrics;
   std::vector<SinkEntry> sinks;
   std::unique_ptr<store::ResultStore> store;
+  spec::DurabilitySpec durability;
+  std::string data_dir;
+  std::unique_ptr<CheckpointStore> checkpoints;
+  std::optional<Checkpoint> restored;
+  std::vector<std::string> skipped_checkpoints;
+  std::vector<std::vector<int64_t>> positions;  // per source, per partition: last applied
+  bool changed_since_checkpoint = false;
+  uint64_t next_checkpoint_id = 1;
+  Timestamp last_checkpoint_at = 0;
+  struct CheckpointStats {
+    uint64_t taken = 0, failed = 0, last_bytes = 0, last_id = 0;
+    int64_t last_ms = 0;
+    Timestamp last_at = 0;
+    std::string last_error;
+  } ckpt_stats;
   BoundedQueue<Message> queue;
   std::thread thread;
   Timestamp started_at = 0;
@@ -144,6 +160,11 @@ struct Pipeline::Impl : Emitter {
     }
     uint32_t source_index() const override { return index_; }
     SourceStats& stats() override { return stats_; }
+    std::optional<int64_t> RestoredPosition(uint32_t partition) const override {
+      if (!p_.restored) return std::nullopt;
+      return p_.restored->PositionOf(p_.source_info[index_].id, partition);
+    }
+    const std::string& data_dir() const override { return p_.data_dir; }
     const SourceStats& stats() const { return stats_; }
 
    private:
@@ -226,6 +247,8 @@ struct Pipeline::Impl : Emitter {
         last_timer = now;
         for (auto& m : metrics) m->OnTimer(now, *this);
         FlushSinks();
+        if (checkpoints && changed_since_checkpoint && now - last_checkpoint_at >= durability.checkpoint_interval)
+          TakeCheckpoint();
         Snapshot(now);
       } else if (idle) {
         // Caught up: publish the status now, so that what a client just saw acknowledged and
@@ -236,10 +259,55 @@ struct Pipeline::Impl : Emitter {
       if (stop_requested && !queue.closed()) queue.Close();
     }
     FlushSinks();
+    if (checkpoints && changed_since_checkpoint) TakeCheckpoint();  // the final one, on the way out
     Snapshot(NowMillis());
     std::lock_guard lock(mu);
     finished = true;
     cv.notify_all();
+  }
+
+  // Pipeline thread, between batches: the state and the positions agree.
+  void TakeCheckpoint() {
+    int64_t started = MonotonicNanos();
+    Checkpoint cp;
+    cp.id = next_checkpoint_id;
+    cp.created_at = NowMillis();
+    for (size_t s = 0; s < sources.size(); ++s)
+      for (uint32_t p = 0; p < positions[s].size(); ++p)
+        if (positions[s][p] >= 0) cp.positions.push_back({source_info[s].id, p, positions[s][p]});
+    for (auto& m : metrics) {
+      Checkpoint::MetricState ms{m->schema().id, m->StateFingerprint(), {}};
+      m->SaveState(ms.state);
+      cp.metrics.push_back(std::move(ms));
+    }
+    // Results emitted so far must be in the store before the checkpoint says they are done.
+    if (auto st = store->Flush(); !st) {
+      ++ckpt_stats.failed;
+      ckpt_stats.last_error = st.error().message;
+      WEIR_LOG_WARN("checkpoint {} not taken: {}", cp.id, st.error().message);
+      return;
+    }
+    auto written = checkpoints->Write(cp);
+    last_checkpoint_at = NowMillis();
+    if (!written) {
+      ++ckpt_stats.failed;
+      ckpt_stats.last_error = written.error().message;
+      WEIR_LOG_WARN("checkpoint {} failed: {}", cp.id, written.error().message);
+      return;
+    }
+    ++next_checkpoint_id;
+    changed_since_checkpoint = false;
+    ++ckpt_stats.taken;
+    ckpt_stats.last_id = cp.id;
+    ckpt_stats.last_bytes = *written;
+    ckpt_stats.last_ms = (MonotonicNanos() - started) / 1'000'000;
+    ckpt_stats.last_at = cp.created_at;
+    for (const auto& pos : cp.positions) {
+      int idx = -1;
+      for (size_t s = 0; s < sources.size(); ++s)
+        if (source_info[s].id == pos.source) idx = static_cast<int>(s);
+      if (idx >= 0) sources[idx]->OnCheckpoint(pos.partition, pos.position);
+    }
   }
 
   // Any thread: everything that needs no operator state.
@@ -267,12 +335,19 @@ struct Pipeline::Impl : Emitter {
       for (auto& metric : metrics)
         if (metric->Reads(m.source)) metric->EndPartition(m.source, m.partition, *this);
       ended_partitions[m.source]++;
+      changed_since_checkpoint = true;
       CheckDone();
       return;
     }
     Batch& batch = m.batch;
     for (size_t i = 0; i < metrics.size(); ++i)
       if (w.prepared[i]) metrics[i]->Apply(batch, w.prepared[i].get(), *this);
+    changed_since_checkpoint = true;
+    if (batch.origin.position >= 0) {
+      auto& parts = positions[m.source];
+      if (parts.size() <= batch.origin.partition) parts.resize(batch.origin.partition + 1, -1);
+      parts[batch.origin.partition] = batch.origin.position;
+    }
     for (auto& s : sinks) {
       if (s.route != Route::kEvents || batch.empty()) continue;
       if (auto st = s.sink->WriteEvents(batch); !st) {
@@ -326,7 +401,25 @@ struct Pipeline::Impl : Emitter {
       s += sources[i]->StatusJson();
       s += '}';
     }
-    s += "],\"metrics\":[";
+    s += "],\"checkpoints\":";
+    s += fmt::format("{{\"enabled\":{},\"taken\":{},\"failed\":{},\"last_id\":{},\"last_bytes\":{},\"last_duration_ms\":{}",
+                     checkpoints != nullptr, ckpt_stats.taken, ckpt_stats.failed, ckpt_stats.last_id,
+                     ckpt_stats.last_bytes, ckpt_stats.last_ms);
+    s += ",\"last_at\":";
+    if (ckpt_stats.last_at) AppendJson(s, Value::Time(ckpt_stats.last_at)); else s += "null";
+    s += ",\"restored_from\":";
+    s += restored ? std::to_string(restored->id) : "null";
+    s += ",\"skipped\":[";
+    for (size_t i = 0; i < skipped_checkpoints.size(); ++i) {
+      if (i) s += ',';
+      AppendJsonString(s, skipped_checkpoints[i]);
+    }
+    s += "]";
+    if (!ckpt_stats.last_error.empty()) {
+      s += ",\"last_error\":";
+      AppendJsonString(s, ckpt_stats.last_error);
+    }
+    s += "},\"metrics\":[";
     for (size_t i = 0; i < metrics.size(); ++i) {
       if (i) s += ',';
       s += metrics[i]->StatusJson(now);
@@ -355,7 +448,11 @@ std::unique_ptr<Pipeline> Pipeline::Plan(const spec::Pipeline& spec, const Regis
                                          const PipelineOptions& options, spec::Diagnostics& diags) {
   auto impl = std::make_unique<Impl>(options);
   impl->name = spec.name;
-  PlanContext ctx{spec, diags, impl->layout, {}, options.data_dir};
+  impl->durability = spec.durability;
+  impl->data_dir = !options.data_dir.empty() ? options.data_dir
+                   : !spec.durability.dir.empty() ? spec.durability.dir
+                                                  : std::string(".weir/") + spec.name;
+  PlanContext ctx{spec, diags, impl->layout, {}, impl->data_dir};
 
   auto suggest = [](const std::vector<std::string>& known) {
     std::string s;
@@ -423,6 +520,7 @@ std::unique_ptr<Pipeline> Pipeline::Plan(const spec::Pipeline& spec, const Regis
   if (!diags.ok()) return nullptr;
   impl->source_info = ctx.sources;
   impl->ended_partitions.assign(impl->sources.size(), 0);
+  impl->positions.resize(impl->sources.size());
   for (uint32_t i = 0; i < impl->sources.size(); ++i)
     impl->contexts.push_back(std::make_unique<Impl::Context>(*impl, i));
   return std::unique_ptr<Pipeline>(new Pipeline(std::move(impl)));
@@ -431,8 +529,35 @@ std::unique_ptr<Pipeline> Pipeline::Plan(const spec::Pipeline& spec, const Regis
 Status Pipeline::Start() {
   Impl& p = *impl_;
   p.started_at = NowMillis();
-  std::string dir = p.options.data_dir.empty() ? std::string(".weir/") + p.name : p.options.data_dir;
+  const std::string& dir = p.data_dir;
   WEIR_ASSIGN_OR_RETURN(p.store, store::ResultStore::Open((std::filesystem::path(dir) / "results").string()));
+  p.checkpoints = std::make_unique<CheckpointStore>((std::filesystem::path(dir) / "checkpoints").string(),
+                                                    p.durability.checkpoint_keep);
+  WEIR_ASSIGN_OR_RETURN(p.restored, p.checkpoints->LoadLatest(&p.skipped_checkpoints));
+  for (const auto& skipped : p.skipped_checkpoints) WEIR_LOG_WARN("skipping checkpoint {}", skipped);
+  if (p.restored) {
+    for (auto& m : p.metrics) {
+      const Checkpoint::MetricState* saved = nullptr;
+      for (const auto& ms : p.restored->metrics)
+        if (ms.metric == m->schema().id) saved = &ms;
+      if (!saved) continue;  // a metric added since: it starts empty
+      if (saved->fingerprint != m->StateFingerprint())
+        return Fail("the checkpoint in {} was taken with a different definition of metric '{}' (window, group_by or "
+                    "aggregates changed); restore the previous definition, give the metric a new id, or start with "
+                    "an empty data directory",
+                    p.checkpoints->dir(), m->schema().id);
+      if (auto st = m->RestoreState(saved->state); !st)
+        return std::unexpected(st.error().Wrap(fmt::format("restoring checkpoint {}", p.restored->id)));
+    }
+    for (const auto& pos : p.restored->positions)
+      for (size_t s = 0; s < p.source_info.size(); ++s)
+        if (p.source_info[s].id == pos.source) {
+          if (p.positions[s].size() <= pos.partition) p.positions[s].resize(pos.partition + 1, -1);
+          p.positions[s][pos.partition] = pos.position;
+        }
+    p.next_checkpoint_id = p.restored->id + 1;
+    WEIR_LOG_INFO("restored checkpoint {} from {}", p.restored->id, p.checkpoints->dir());
+  }
   for (auto& m : p.metrics) p.store->RegisterMetric(m->schema());
   for (auto& s : p.sinks) {
     s.sink->SetLayout(&p.layout);

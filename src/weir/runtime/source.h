@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,11 @@ class SourceContext {
   virtual std::unique_ptr<codec::JsonDecoder> NewDecoder(const codec::DecodeOptions& options) const = 0;
   virtual uint32_t source_index() const = 0;
   virtual SourceStats& stats() = 0;
+  /// Where to resume `partition`: the position of the last batch the restored checkpoint
+  /// covers (the source replays what follows), or nullopt to start from the beginning.
+  virtual std::optional<int64_t> RestoredPosition(uint32_t partition) const = 0;
+  /// The pipeline's durable directory and settings, for sources that keep a log.
+  virtual const std::string& data_dir() const = 0;
 };
 
 /// A running input of the pipeline.
@@ -64,6 +70,9 @@ class Source {
   virtual bool may_retract() const { return false; }
   /// Extra fields for /api/v1/status, as JSON members (",\"path\":\"/x\"") or empty.
   virtual std::string StatusJson() const { return {}; }
+  /// A checkpoint covering `partition` up to `position` is durable: what came before may go.
+  /// Called on the pipeline thread.
+  virtual void OnCheckpoint(uint32_t partition, int64_t position) {}
 };
 
 }  // namespace weir::runtime

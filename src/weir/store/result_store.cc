@@ -18,6 +18,7 @@ namespace {
 
 constexpr char kResultPrefix = 'r';
 constexpr char kLatePrefix = 'l';
+constexpr char kSchemaPrefix = 'm';
 
 void PutBigEndian(uint64_t v, std::string& out) {
   for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
@@ -60,28 +61,52 @@ bool Matches(const Value& v, std::string_view text) {
 struct ResultStore::Impl {
   std::unique_ptr<rocksdb::DB> db;
   mutable std::mutex mu;
+  bool read_only = false;
   std::map<std::string, std::vector<std::string>, std::less<>> key_names;  // metric -> group keys
   std::atomic<uint64_t> late_seq{0};
 };
 
 ResultStore::ResultStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-ResultStore::~ResultStore() = default;
+ResultStore::~ResultStore() {
+  // Leave everything in table files, so that read-only readers (weir query) see it all without
+  // replaying logs.
+  if (impl_ && impl_->db && !impl_->read_only) (void)impl_->db->Flush(rocksdb::FlushOptions());
+}
 
-Result<std::unique_ptr<ResultStore>> ResultStore::Open(const std::string& dir) {
+Result<std::unique_ptr<ResultStore>> ResultStore::Open(const std::string& dir, bool read_only) {
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  if (!read_only) std::filesystem::create_directories(dir, ec);
   if (ec) return Fail("cannot create result store directory {}: {}", dir, ec.message());
   rocksdb::Options options;
   options.create_if_missing = true;
   options.IncreaseParallelism(2);
   options.OptimizeLevelStyleCompaction(64 << 20);
   options.keep_log_file_num = 3;
+  // A process killed mid-write leaves a torn record at the end of its log; that must not hide
+  // the logs written after it (what a read-only reader replays).
+  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   options.max_log_file_size = 4 << 20;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
+  rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(options, dir, &raw) : rocksdb::DB::Open(options, dir, &raw);
   if (!s.ok()) return Fail("cannot open result store in {}: {}", dir, s.ToString());
   auto impl = std::make_unique<Impl>();
   impl->db.reset(raw);
+  impl->read_only = read_only;
+  // Group-key names of the metrics that wrote here (for filters in queries).
+  {
+    std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(std::string(1, kSchemaPrefix)); it->Valid() && it->key()[0] == kSchemaPrefix; it->Next()) {
+      std::string metric(it->key().data() + 1, it->key().size() - 1);
+      std::vector<std::string> names;
+      std::string_view v(it->value().data(), it->value().size());
+      while (!v.empty()) {
+        size_t z = v.find('\0');
+        names.emplace_back(v.substr(0, z));
+        v.remove_prefix(z == std::string_view::npos ? v.size() : z + 1);
+      }
+      impl->key_names[metric] = std::move(names);
+    }
+  }
   // Late records continue after the highest stored sequence number.
   std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions()));
   std::string upper(1, kLatePrefix + 1);
@@ -193,6 +218,16 @@ Result<QueryResult> ResultStore::Query(const ResultQuery& q) const {
 void ResultStore::RegisterMetric(const MetricSchema& schema) {
   std::lock_guard lock(impl_->mu);
   impl_->key_names[schema.id] = schema.key_names;
+  std::string names;
+  for (const auto& n : schema.key_names) names += n + '\0';
+  (void)impl_->db->Put(rocksdb::WriteOptions(), std::string(1, kSchemaPrefix) + schema.id, names);
+}
+
+std::vector<std::string> ResultStore::Metrics() const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<std::string> out;
+  for (const auto& [m, names] : impl_->key_names) out.push_back(m);
+  return out;
 }
 
 Result<QueryResult> ResultStore::QueryLate(const std::string& metric, Timestamp start, Timestamp end,
@@ -217,6 +252,8 @@ Result<QueryResult> ResultStore::QueryLate(const std::string& metric, Timestamp 
   if (!it->status().ok()) return Fail("result store: query: {}", it->status().ToString());
   return out;
 }
+
+Status ResultStore::Flush() { return FromRocks(impl_->db->FlushWAL(/*sync=*/true), "flush"); }
 
 uint64_t ResultStore::SizeBytes() const {
   uint64_t n = 0;

@@ -40,7 +40,11 @@ struct QueryResult {
 /// HTTP server's threads.
 class ResultStore {
  public:
-  static Result<std::unique_ptr<ResultStore>> Open(const std::string& dir);
+  /// Opens (creating if needed) the store in `dir`. A read-only handle may be opened while a
+  /// running pipeline writes (it sees the data as of opening).
+  static Result<std::unique_ptr<ResultStore>> Open(const std::string& dir, bool read_only = false);
+  /// Metrics that have written here.
+  std::vector<std::string> Metrics() const;
   ~ResultStore();
 
   /// Tells the store a metric's group-key names (for filters in queries).
@@ -54,6 +58,8 @@ class ResultStore {
   /// Late records of a metric, oldest first, with event time in [start, end).
   Result<QueryResult> QueryLate(const std::string& metric, Timestamp start, Timestamp end, size_t limit) const;
 
+  /// Makes every write so far durable (syncs the store's log).
+  Status Flush();
   /// Bytes on disk (estimate), for /metrics.
   uint64_t SizeBytes() const;
 

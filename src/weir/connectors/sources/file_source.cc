@@ -53,6 +53,16 @@ class FileSource final : public runtime::Source {
       gzbuffer(gz_, 256 * 1024);
     }
     ::close(fd);
+    // Resume after what the restored checkpoint covers.
+    if (auto pos = ctx.RestoredPosition(0); pos && *pos > 0) {
+      if (map_) {
+        map_pos_ = std::min<size_t>(static_cast<size_t>(*pos), map_->size);
+      } else if (gzseek(gz_, static_cast<z_off_t>(*pos), SEEK_SET) < 0) {
+        return Fail("cannot resume {} at byte {}", path_, *pos);
+      } else {
+        uncompressed_pos_ = static_cast<uint64_t>(*pos);
+      }
+    }
     thread_ = std::thread([this] { Run(); });
     return Ok();
   }
@@ -180,6 +190,12 @@ class FileSource final : public runtime::Source {
       batch.Hold(hold);
       batch.ingest_time = NowMillis();
       batch.bytes = static_cast<size_t>(end - begin);
+      if (map_) {
+        batch.origin.position = static_cast<int64_t>(end - map_->data);
+      } else {
+        uncompressed_pos_ += batch.bytes;
+        batch.origin.position = static_cast<int64_t>(uncompressed_pos_);
+      }
       ctx_->stats().bytes += batch.bytes;
       if (map_) {
         // Decoded by the pipeline's workers, in parallel with reading.
@@ -271,6 +287,7 @@ class FileSource final : public runtime::Source {
   std::shared_ptr<Mapping> map_;
   size_t map_pos_ = 0;
   size_t lines_done_ = 0;
+  uint64_t uncompressed_pos_ = 0;  ///< gzip: decompressed bytes handed out so far
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> read_bytes_{0};

@@ -1,0 +1,529 @@
+// A brute-force reference for WindowMetric, used only by tests: it computes the FINAL result rows
+// of a metric from a stream of records by the plainest rules that define them, with no panes,
+// no incremental states and no cleverness, so that randomized tests can compare the engine
+// against it (window_reference_test.cc).
+//
+//   RefConfig config;
+//   config.window = {spec::WindowKind::kSliding, 3000, 1000};
+//   config.bound = 500;
+//   config.partitions = 2;
+//   config.aggregates = {{RefAgg::kCount}, {RefAgg::kSum}};
+//   std::vector<RefStep> steps = {RefStep::Record(r0), RefStep::End(1), RefStep::Record(r1)};
+//   RefResult expected = EvaluateReference(config, steps);   // expected.rows, expected.late
+//
+// The rules (the engine's documented semantics, with the watermark exactly as
+// WindowMetric::Apply computes it):
+//
+// Watermark. For partition q let M_q be the largest event time of the records of q seen BEFORE
+// the current record (-inf if none yet; +inf once q has ended). The watermark against which
+// record i (of partition p) is judged is
+//     W_i = max(W_{i-1}, min_q M_q - bound)
+// where the minimum includes p's own maximum over its earlier records but NOT record i itself
+// (Apply computes `max(watermark_, SatSub(min(others, part_max), bound))` before it folds the
+// record's time into part_max). Records that fail `where` still advance M_q. Ending partitions
+// never lowers it; when all have ended it is +inf and everything fires.
+//
+// Pane-based windows (tumbling, sliding, cumulative). The windows of a record at t:
+//   tumbling(size)          [floor(t/size)*size, +size)
+//   sliding(size, every)    every [s, s+size) with s a multiple of `every` and s <= t < s+size
+//   cumulative(size, every) [d, d+k*every) for k = 1..size/every with d+k*every > t, d = floor(t/size)*size
+// A record is LATE (counted, not aggregated) iff lastWindowEnd(t) + allowed_lateness <= W_i.
+// Otherwise it contributes to each of its windows w that is still open to late data,
+// w.end + allowed_lateness > W_i (a window already closed beyond the lateness keeps the rows it
+// emitted). A cumulative window [d, d+k*every) shares its row key (d, group) with every other
+// step, and the full window [d, d+size) is emitted last, so the final row of (d, group) is the
+// full window's.
+//
+// window: none. One global window [-inf, +inf) holding every record that passes `where`;
+// nothing is late. Its rows are keyed by window_start = kMinTimestamp, window_end = kMaxTimestamp.
+//
+// Sessions (gap). Per group, a live session is an interval [start, end) with the records that
+// joined it. Before record i, every live session with end + allowed_lateness <= W_i is closed
+// for good: its row is final. Record i (passing `where`) joins every live session of its group
+// that overlaps [t, t+gap) — they merge into one whose interval is the union with [t, t+gap);
+// a retraction joins like an insert (sessions never split). If none overlaps, the record is late
+// when it is a retraction or when t + gap + allowed_lateness <= W_i, and otherwise starts a new
+// session [t, t+gap). A row is keyed by (session start, group), window_end = session end.
+//
+// Aggregates over the records of a (window, group), weights +1/-1: see RefAgg. A group whose net
+// record count is <= 0 has no row.
+//
+// The result is the final state an upserting store would hold: one row per (window_start,
+// group). Late records are counted in RefResult::late.
+#pragma once
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "weir/base/time.h"
+#include "weir/spec/spec.h"
+
+namespace weir::operators {
+
+/// A scalar as the reference sees it: numbers are one kind (7 and 7.0 are the same value).
+struct RefValue {
+  enum class Kind { kNull, kBool, kNumber, kString, kJson };
+  Kind kind = Kind::kNull;
+  bool boolean = false;
+  double number = 0;
+  std::string text;  ///< kString, kJson
+
+  static RefValue Null() { return {}; }
+  static RefValue Bool(bool b) {
+    RefValue v;
+    v.kind = Kind::kBool;
+    v.boolean = b;
+    return v;
+  }
+  static RefValue Number(double d) {
+    RefValue v;
+    v.kind = Kind::kNumber;
+    v.number = d;
+    return v;
+  }
+  static RefValue String(std::string_view s) {
+    RefValue v;
+    v.kind = Kind::kString;
+    v.text = s;
+    return v;
+  }
+  static RefValue Json(std::string_view s) {
+    RefValue v;
+    v.kind = Kind::kJson;
+    v.text = s;
+    return v;
+  }
+  bool is_null() const { return kind == Kind::kNull; }
+  bool is_number() const { return kind == Kind::kNumber; }
+
+  /// Total order: null < bool < numbers (by value) < strings (by bytes) < json.
+  friend int Compare(const RefValue& a, const RefValue& b) {
+    if (a.kind != b.kind) return static_cast<int>(a.kind) < static_cast<int>(b.kind) ? -1 : 1;
+    switch (a.kind) {
+      case Kind::kNull: return 0;
+      case Kind::kBool: return a.boolean == b.boolean ? 0 : (a.boolean ? 1 : -1);
+      case Kind::kNumber: return a.number < b.number ? -1 : (b.number < a.number ? 1 : 0);
+      default: return a.text.compare(b.text) < 0 ? -1 : (a.text == b.text ? 0 : 1);
+    }
+  }
+  friend bool operator<(const RefValue& a, const RefValue& b) { return Compare(a, b) < 0; }
+  friend bool operator==(const RefValue& a, const RefValue& b) { return Compare(a, b) == 0; }
+
+  std::string ToString() const {
+    switch (kind) {
+      case Kind::kNull: return "null";
+      case Kind::kBool: return boolean ? "true" : "false";
+      case Kind::kNumber: return fmt::format("{}", number);
+      case Kind::kString: return "\"" + text + "\"";
+      case Kind::kJson: return text;
+    }
+    return "?";
+  }
+};
+
+/// The number a value stands for in sum/avg/percentile: numbers, and strings that are wholly a
+/// number ("12", "-3.5"); anything else none.
+inline std::optional<double> RefNumeric(const RefValue& v) {
+  if (v.is_number()) return v.number;
+  if (v.kind != RefValue::Kind::kString || v.text.empty()) return std::nullopt;
+  const char* b = v.text.data();
+  const char* e = b + v.text.size();
+  if (*b == '+') ++b;
+  double d = 0;
+  auto r = std::from_chars(b, e, d);
+  if (r.ec != std::errc() || r.ptr != e || !std::isfinite(d)) return std::nullopt;
+  return d;
+}
+
+/// One decoded record (a change envelope's row).
+struct RefRecord {
+  uint32_t partition = 0;
+  Timestamp time = 0;
+  int weight = 1;  ///< +1 insert, -1 retraction of an identical earlier insert
+  bool passes_where = true;
+  RefValue group;  ///< the group key
+  RefValue value;  ///< x of the aggregates
+  RefValue flag;   ///< the condition of count_if / sum_if (counts when it is true)
+  uint64_t arrival = 0;  ///< position in the stream (set by EvaluateReference)
+};
+
+/// A step of the input: a record, or the end of a partition.
+struct RefStep {
+  bool end_partition = false;
+  uint32_t partition = 0;
+  RefRecord record;
+  static RefStep Record(RefRecord r) {
+    RefStep s;
+    s.partition = r.partition;
+    s.record = std::move(r);
+    return s;
+  }
+  static RefStep End(uint32_t partition) {
+    RefStep s;
+    s.end_partition = true;
+    s.partition = partition;
+    return s;
+  }
+};
+
+/// The aggregate functions, over the records of a (window, group) with their weights:
+enum class RefAgg {
+  kCount,          ///< sum of weights
+  kCountIf,        ///< sum of weights of records whose flag is true
+  kSum,            ///< sum of weight * number over numeric values; null if their net count <= 0
+  kSumIf,          ///< the same over records whose flag is true
+  kAvg,            ///< that sum / that net count; null if the count <= 0
+  kMin,            ///< smallest non-null value with a net positive count (numbers < strings)
+  kMax,            ///< largest such value
+  kFirst,          ///< non-null value at the earliest event time, earliest arrival on ties (insert-only)
+  kLast,           ///< non-null value at the latest event time, latest arrival on ties (insert-only)
+  kCountDistinct,  ///< distinct non-null values with a net positive count
+  kApproxDistinct, ///< the same, within 3 standard errors of HyperLogLog p=14 (insert-only)
+  kPercentile,     ///< numeric value of rank floor(q*(n-1)) in sorted order, within 1% (DDSketch)
+  kTopK,           ///< the k most counted non-null values, count descending, then value ascending
+};
+
+struct RefAggregate {
+  RefAgg fn = RefAgg::kCount;
+  double q = 0.5;  ///< kPercentile
+  int k = 3;       ///< kTopK
+};
+
+struct RefConfig {
+  spec::WindowSpec window;  ///< kind, size (session: gap), every
+  Duration bound = 0;
+  Duration lateness = 0;
+  uint32_t partitions = 1;
+  std::vector<RefAggregate> aggregates;
+};
+
+/// An expected result cell.
+struct RefCell {
+  RefValue value;
+  /// For numbers: the largest acceptable |actual - value| (rounding, sketch error).
+  double tolerance = 0;
+  bool is_top = false;  ///< top_k: compare `top` instead of `value`
+  std::vector<std::pair<RefValue, int64_t>> top;
+};
+
+struct RefRow {
+  Timestamp window_start = 0, window_end = 0;
+  RefValue group;
+  int64_t count = 0;  ///< net records
+  std::vector<RefCell> cells;  ///< one per aggregate, in order
+};
+
+using RefKey = std::pair<Timestamp, RefValue>;  ///< (window_start, group)
+
+struct RefResult {
+  std::map<RefKey, RefRow> rows;
+  uint64_t late = 0;
+  /// Things the test should print if the comparison fails (e.g. two sessions of one group that
+  /// start at the same instant and so share a row key).
+  std::vector<std::string> notes;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+namespace ref_detail {
+
+inline Timestamp SatSub(Timestamp a, Duration b) {
+  if (a == kMaxTimestamp) return kMaxTimestamp;
+  if (a < kMinTimestamp + b) return kMinTimestamp;
+  return a - b;
+}
+inline Timestamp SatAdd(Timestamp a, Duration b) {
+  if (a == kMinTimestamp) return kMinTimestamp;
+  if (a > kMaxTimestamp - b) return kMaxTimestamp;
+  return a + b;
+}
+inline Timestamp FloorTo(Timestamp t, Duration size) {
+  Timestamp r = t % size;
+  return r < 0 ? t - r - size : t - r;
+}
+
+/// Per-partition maxima and the watermark, as defined in the header comment.
+class Watermark {
+ public:
+  Watermark(uint32_t partitions, Duration bound) : max_(partitions, kMinTimestamp), ended_(partitions, false), bound_(bound) {}
+  void End(uint32_t p) { ended_[p] = true; }
+  /// The watermark the next record is judged against: its own partition's maximum is over
+  /// that partition's earlier records, like every other partition's.
+  Timestamp Before() {
+    Timestamp m = kMaxTimestamp;
+    for (size_t q = 0; q < max_.size(); ++q)
+      if (!ended_[q]) m = std::min(m, max_[q]);
+    wm_ = std::max(wm_, SatSub(m, bound_));
+    return wm_;
+  }
+  void Saw(uint32_t p, Timestamp t) { max_[p] = std::max(max_[p], t); }
+
+ private:
+  std::vector<Timestamp> max_;
+  std::vector<bool> ended_;
+  Duration bound_;
+  Timestamp wm_ = kMinTimestamp;
+};
+
+inline bool FlagTrue(const RefRecord& r) { return r.flag.kind == RefValue::Kind::kBool && r.flag.boolean; }
+
+/// Net count of each distinct non-null value.
+inline std::map<RefValue, int64_t> ValueCounts(const std::vector<const RefRecord*>& recs) {
+  std::map<RefValue, int64_t> counts;
+  for (const RefRecord* r : recs)
+    if (!r->value.is_null()) counts[r->value] += r->weight;
+  return counts;
+}
+
+inline RefCell SumLike(const std::vector<const RefRecord*>& recs, bool conditional, bool average) {
+  double sum = 0, scale = 0;
+  int64_t n = 0;
+  for (const RefRecord* r : recs) {
+    if (conditional && !FlagTrue(*r)) continue;
+    auto x = RefNumeric(r->value);
+    if (!x) continue;
+    sum += r->weight * *x;
+    scale += std::fabs(*x);
+    n += r->weight;
+  }
+  RefCell c;
+  if (n <= 0) return c;
+  c.value = RefValue::Number(average ? sum / static_cast<double>(n) : sum);
+  if (average) scale /= static_cast<double>(n);
+  c.tolerance = 1e-9 * std::max(1.0, scale);
+  return c;
+}
+
+inline RefCell Aggregate(const RefAggregate& agg, const std::vector<const RefRecord*>& recs) {
+  RefCell c;
+  switch (agg.fn) {
+    case RefAgg::kCount:
+    case RefAgg::kCountIf: {
+      int64_t n = 0;
+      for (const RefRecord* r : recs)
+        if (agg.fn == RefAgg::kCount || FlagTrue(*r)) n += r->weight;
+      c.value = RefValue::Number(static_cast<double>(n));
+      return c;
+    }
+    case RefAgg::kSum: return SumLike(recs, false, false);
+    case RefAgg::kSumIf: return SumLike(recs, true, false);
+    case RefAgg::kAvg: return SumLike(recs, false, true);
+    case RefAgg::kMin:
+    case RefAgg::kMax: {
+      std::optional<RefValue> best;
+      for (const auto& [v, n] : ValueCounts(recs)) {
+        if (n <= 0) continue;
+        if (!best || (agg.fn == RefAgg::kMin ? v < *best : *best < v)) best = v;
+      }
+      if (best) c.value = *best;
+      return c;
+    }
+    case RefAgg::kFirst:
+    case RefAgg::kLast: {
+      const RefRecord* best = nullptr;
+      for (const RefRecord* r : recs) {
+        if (r->value.is_null() || r->weight < 0) continue;
+        if (!best) {
+          best = r;
+        } else if (agg.fn == RefAgg::kFirst) {
+          if (r->time < best->time || (r->time == best->time && r->arrival < best->arrival)) best = r;
+        } else {
+          if (r->time > best->time || (r->time == best->time && r->arrival > best->arrival)) best = r;
+        }
+      }
+      if (best) c.value = best->value;
+      return c;
+    }
+    case RefAgg::kCountDistinct:
+    case RefAgg::kApproxDistinct: {
+      int64_t n = 0;
+      for (const auto& [v, cnt] : ValueCounts(recs)) n += cnt > 0;
+      c.value = RefValue::Number(static_cast<double>(n));
+      // HyperLogLog p = 14: standard error 1.04 / sqrt(2^14) = 0.81%; allow three of them.
+      if (agg.fn == RefAgg::kApproxDistinct) c.tolerance = 3 * 0.0081 * static_cast<double>(n);
+      return c;
+    }
+    case RefAgg::kPercentile: {
+      std::map<double, int64_t> counts;
+      for (const RefRecord* r : recs)
+        if (auto x = RefNumeric(r->value)) counts[*x] += r->weight;
+      std::vector<double> sorted;
+      for (const auto& [x, n] : counts)
+        for (int64_t i = 0; i < n; ++i) sorted.push_back(x);
+      if (sorted.empty()) return c;
+      auto rank = static_cast<size_t>(std::floor(agg.q * static_cast<double>(sorted.size() - 1)));
+      double x = sorted[rank];
+      c.value = RefValue::Number(x);
+      c.tolerance = 0.01 * std::fabs(x) + 1e-12;  // DDSketch, relative accuracy 1%
+      return c;
+    }
+    case RefAgg::kTopK: {
+      c.is_top = true;
+      for (const auto& [v, n] : ValueCounts(recs))
+        if (n > 0) c.top.emplace_back(v, n);
+      std::stable_sort(c.top.begin(), c.top.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+      if (c.top.size() > static_cast<size_t>(agg.k)) c.top.resize(static_cast<size_t>(agg.k));
+      return c;
+    }
+  }
+  return c;
+}
+
+/// The row of a (window, group), or nothing if its net record count is not positive.
+inline std::optional<RefRow> MakeRow(const RefConfig& config, Timestamp start, Timestamp end, const RefValue& group,
+                                     const std::vector<const RefRecord*>& recs) {
+  RefRow row{start, end, group, 0, {}};
+  for (const RefRecord* r : recs) row.count += r->weight;
+  if (row.count <= 0) return std::nullopt;
+  for (const auto& a : config.aggregates) row.cells.push_back(Aggregate(a, recs));
+  return row;
+}
+
+/// The windows [start, end) that hold a record at t.
+inline std::vector<std::pair<Timestamp, Timestamp>> WindowsOf(const spec::WindowSpec& w, Timestamp t) {
+  std::vector<std::pair<Timestamp, Timestamp>> out;
+  switch (w.kind) {
+    case spec::WindowKind::kTumbling: {
+      Timestamp s = FloorTo(t, w.size);
+      out.emplace_back(s, s + w.size);
+      break;
+    }
+    case spec::WindowKind::kSliding:
+      for (Timestamp s = FloorTo(t, w.every); s > t - w.size; s -= w.every) out.emplace_back(s, s + w.size);
+      break;
+    case spec::WindowKind::kCumulative: {
+      Timestamp d = FloorTo(t, w.size);
+      for (Timestamp k = 1; k <= w.size / w.every; ++k)
+        if (d + k * w.every > t) out.emplace_back(d, d + k * w.every);
+      break;
+    }
+    default: out.emplace_back(kMinTimestamp, kMaxTimestamp);
+  }
+  return out;
+}
+
+inline RefResult EvaluatePanes(const RefConfig& config, const std::vector<RefStep>& steps) {
+  RefResult result;
+  Watermark wm(config.partitions, config.bound);
+  const bool none = config.window.kind == spec::WindowKind::kNone;
+  // (start, end) -> group -> records
+  std::map<std::pair<Timestamp, Timestamp>, std::map<RefValue, std::vector<const RefRecord*>>> windows;
+  for (const RefStep& step : steps) {
+    if (step.end_partition) {
+      wm.End(step.partition);
+      continue;
+    }
+    const RefRecord& r = step.record;
+    const Timestamp w = wm.Before();
+    wm.Saw(r.partition, r.time);
+    if (!r.passes_where) continue;
+    auto ws = WindowsOf(config.window, r.time);
+    Timestamp last_end = kMinTimestamp;
+    for (const auto& [s, e] : ws) last_end = std::max(last_end, e);
+    if (!none && SatAdd(last_end, config.lateness) <= w) {
+      ++result.late;
+      continue;
+    }
+    for (const auto& [s, e] : ws)
+      if (none || SatAdd(e, config.lateness) > w) windows[{s, e}][r.group].push_back(&r);
+  }
+  for (const auto& [bounds, groups] : windows) {
+    const auto [s, e] = bounds;
+    // Cumulative: only the full window's row survives under the shared key (d, group).
+    if (config.window.kind == spec::WindowKind::kCumulative && e - s != config.window.size) continue;
+    for (const auto& [g, recs] : groups)
+      if (auto row = MakeRow(config, s, e, g, recs)) result.rows[{s, g}] = std::move(*row);
+  }
+  return result;
+}
+
+inline RefResult EvaluateSessions(const RefConfig& config, const std::vector<RefStep>& steps) {
+  struct Session {
+    Timestamp start, end;
+    std::vector<const RefRecord*> recs;
+  };
+  RefResult result;
+  Watermark wm(config.partitions, config.bound);
+  const Duration gap = config.window.size;
+  std::map<RefValue, std::vector<Session>> live;
+  std::set<RefKey> closed_keys;
+  auto close = [&](const RefValue& g, const Session& s) {
+    RefKey key{s.start, g};
+    if (!closed_keys.insert(key).second)
+      result.notes.push_back(fmt::format("two sessions of group {} start at {}: they share a row key", g.ToString(), s.start));
+    if (auto row = MakeRow(config, s.start, s.end, g, s.recs)) {
+      result.rows[key] = std::move(*row);
+    } else {
+      result.rows.erase(key);
+    }
+  };
+  for (const RefStep& step : steps) {
+    if (step.end_partition) {
+      wm.End(step.partition);
+      continue;
+    }
+    const RefRecord& r = step.record;
+    const Timestamp w = wm.Before();
+    wm.Saw(r.partition, r.time);
+    for (auto& [g, sessions] : live) {
+      for (auto it = sessions.begin(); it != sessions.end();) {
+        if (SatAdd(it->end, config.lateness) <= w) {
+          close(g, *it);
+          it = sessions.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    if (!r.passes_where) continue;
+    const Timestamp t_end = SatAdd(r.time, gap);
+    auto& sessions = live[r.group];
+    Session joined{r.time, t_end, {}};
+    bool any = false;
+    for (auto it = sessions.begin(); it != sessions.end();) {
+      if (t_end > it->start && r.time < it->end) {
+        any = true;
+        joined.start = std::min(joined.start, it->start);
+        joined.end = std::max(joined.end, it->end);
+        joined.recs.insert(joined.recs.end(), it->recs.begin(), it->recs.end());
+        it = sessions.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (!any && (r.weight < 0 || SatAdd(t_end, config.lateness) <= w)) {
+      ++result.late;
+      continue;
+    }
+    joined.recs.push_back(&r);
+    sessions.push_back(std::move(joined));
+  }
+  // End of input: every session still live is final.
+  for (const auto& [g, sessions] : live)
+    for (const Session& s : sessions) close(g, s);
+  return result;
+}
+
+}  // namespace ref_detail
+
+/// The final rows of a metric over `steps` (which should end every partition), and the number
+/// of late records, by the rules in the header comment.
+inline RefResult EvaluateReference(const RefConfig& config, std::vector<RefStep> steps) {
+  uint64_t arrival = 0;
+  for (RefStep& s : steps) s.record.arrival = arrival++;
+  if (config.window.kind == spec::WindowKind::kSession) return ref_detail::EvaluateSessions(config, steps);
+  return ref_detail::EvaluatePanes(config, steps);
+}
+
+}  // namespace weir::operators
