@@ -17,14 +17,21 @@ struct IngestReply {
   int retry_after_s = 0;  ///< > 0: send Retry-After
 };
 
+struct IngestRequest {
+  std::string body;
+  std::string content_type;
+  /// Idempotency-Key header: a request repeated with the same key (a retry after a timeout or
+  /// a crash) is answered as the first one was and not counted again.
+  std::string idempotency_key;
+};
+
 /// An HTTP path that accepts events.
 class IngestEndpoint {
  public:
   virtual ~IngestEndpoint() = default;
   virtual const std::string& path() const = 0;
-  /// Decodes and enqueues `body`; calls `done` exactly once.
-  virtual void Ingest(std::string&& body, std::string_view content_type,
-                      std::function<void(IngestReply)> done) = 0;
+  /// Decodes, logs and enqueues the body; calls `done` exactly once (possibly on another thread).
+  virtual void Ingest(IngestRequest&& request, std::function<void(IngestReply)> done) = 0;
 };
 
 }  // namespace weir::runtime

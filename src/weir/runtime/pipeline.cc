@@ -129,7 +129,7 @@ struct Pipeline::Impl : Emitter {
   std::string status;     // snapshot, under mu
   std::atomic<bool> stop_requested{false};
 
-  explicit Impl(const PipelineOptions& o) : options(o), queue(o.queue_batches, o.queue_bytes) {}
+  Impl(const PipelineOptions& o, size_t queue_bytes) : options(o), queue(o.queue_batches, queue_bytes) {}
 
   class Context : public SourceContext {
    public:
@@ -151,6 +151,13 @@ struct Pipeline::Impl : Emitter {
       batch = std::move(m.batch);
       return false;
     }
+    bool TryReserve(size_t bytes) override { return p_.queue.TryReserve(bytes); }
+    void PushReserved(Batch&& batch, size_t bytes) override {
+      batch.origin.source = index_;
+      stats_.batches++;
+      p_.queue.PushReserved(Message{Message::kBatch, std::move(batch), index_, 0}, bytes);
+    }
+    void CancelReservation(size_t bytes) override { p_.queue.CancelReservation(bytes); }
     void EndPartition(uint32_t partition) override {
       p_.queue.ForcePush(Message{Message::kEnd, Batch(), index_, partition});
     }
@@ -446,7 +453,7 @@ Pipeline::~Pipeline() { Stop(); }
 
 std::unique_ptr<Pipeline> Pipeline::Plan(const spec::Pipeline& spec, const Registry& registry,
                                          const PipelineOptions& options, spec::Diagnostics& diags) {
-  auto impl = std::make_unique<Impl>(options);
+  auto impl = std::make_unique<Impl>(options, static_cast<size_t>(spec.durability.max_queued_bytes));
   impl->name = spec.name;
   impl->durability = spec.durability;
   impl->data_dir = !options.data_dir.empty() ? options.data_dir

@@ -28,7 +28,6 @@ namespace weir::runtime {
 struct PipelineOptions {
   std::string data_dir;            ///< durable state; default spec.durability.dir or .weir/<name>
   size_t queue_batches = 256;      ///< bound on queued batches
-  size_t queue_bytes = 256 << 20;  ///< bound on queued input bytes
   Duration timer_interval = 100;   ///< how often metrics see the wall clock
   /// Threads that prepare batches (decode, processors, expression evaluation) in parallel;
   /// state is applied in arrival order on the pipeline thread, so results do not depend on it.

@@ -45,6 +45,35 @@ class BoundedQueue {
     return true;
   }
 
+  /// Reserves room for one item of `bytes` without blocking (for producers that must do
+  /// something slow, such as a durable log write, between deciding to accept and pushing).
+  /// False if full or closed. Follow with PushReserved or CancelReservation.
+  bool TryReserve(size_t bytes) {
+    std::lock_guard lock(mu_);
+    if (closed_ || !HasRoom(bytes)) return false;
+    reserved_items_++;
+    bytes_ += bytes;
+    return true;
+  }
+  /// Pushes an item into room reserved with TryReserve (never blocks, even once closed: what
+  /// was reserved before Close is still delivered).
+  void PushReserved(T item, size_t bytes) {
+    {
+      std::lock_guard lock(mu_);
+      reserved_items_--;
+      items_.push_back({std::move(item), bytes});
+    }
+    not_empty_.notify_one();
+  }
+  void CancelReservation(size_t bytes) {
+    {
+      std::lock_guard lock(mu_);
+      reserved_items_--;
+      bytes_ -= bytes;
+    }
+    not_full_.notify_all();
+  }
+
   /// Pushes even when full (control messages that must not be lost, such as end-of-input).
   void ForcePush(T item) {
     {
@@ -58,7 +87,11 @@ class BoundedQueue {
   std::optional<T> Pop(std::chrono::milliseconds timeout) {
     std::unique_lock lock(mu_);
     if (!not_empty_.wait_for(lock, timeout, [&] { return !items_.empty() || closed_; })) return std::nullopt;
-    if (items_.empty()) return std::nullopt;
+    if (items_.empty()) {
+      // Closed, but reserved items are still on their way: wait for them briefly.
+      if (reserved_items_ > 0) not_empty_.wait_for(lock, timeout, [&] { return !items_.empty() || reserved_items_ == 0; });
+      if (items_.empty()) return std::nullopt;
+    }
     Entry e = std::move(items_.front());
     items_.pop_front();
     bytes_ -= e.bytes;
@@ -76,9 +109,10 @@ class BoundedQueue {
     not_empty_.notify_all();
   }
 
+  /// Items queued, counting reserved ones (which will arrive).
   size_t size() const {
     std::lock_guard lock(mu_);
-    return items_.size();
+    return items_.size() + reserved_items_;
   }
   size_t bytes() const {
     std::lock_guard lock(mu_);
@@ -96,7 +130,8 @@ class BoundedQueue {
   };
   bool HasRoom(size_t bytes) const {
     // An item larger than the byte bound is still admitted into an empty queue.
-    return items_.size() < max_items_ && (bytes_ + bytes <= max_bytes_ || items_.empty());
+    size_t n = items_.size() + reserved_items_;
+    return n < max_items_ && (bytes_ + bytes <= max_bytes_ || n == 0);
   }
   void Enqueue(T&& item, size_t bytes) {
     items_.push_back({std::move(item), bytes});
@@ -109,6 +144,7 @@ class BoundedQueue {
   std::condition_variable not_full_, not_empty_;
   std::deque<Entry> items_;
   size_t bytes_ = 0;
+  size_t reserved_items_ = 0;
   bool closed_ = false;
 };
 

@@ -41,6 +41,11 @@ class SourceContext {
   virtual bool Push(Batch&& batch) = 0;
   /// Never blocks. False when the pipeline is full or stopping; the batch is left untouched.
   virtual bool TryPush(Batch& batch) = 0;
+  /// Reserves room for a batch of `bytes` without blocking; false when full or stopping. Then
+  /// PushReserved (never blocks, never refused) or CancelReservation.
+  virtual bool TryReserve(size_t bytes) = 0;
+  virtual void PushReserved(Batch&& batch, size_t bytes) = 0;
+  virtual void CancelReservation(size_t bytes) = 0;
   /// No more data will come from `partition`.
   virtual void EndPartition(uint32_t partition) = 0;
   /// The slots every batch must have.
@@ -52,8 +57,10 @@ class SourceContext {
   /// Where to resume `partition`: the position of the last batch the restored checkpoint
   /// covers (the source replays what follows), or nullopt to start from the beginning.
   virtual std::optional<int64_t> RestoredPosition(uint32_t partition) const = 0;
-  /// The pipeline's durable directory and settings, for sources that keep a log.
+  /// The pipeline's durable directory, for sources that keep a log.
   virtual const std::string& data_dir() const = 0;
+  /// Queue accounting of a batch (what TryReserve expects).
+  static size_t QueueBytes(const Batch& b) { return b.bytes + b.size() * b.width() * sizeof(Value); }
 };
 
 /// A running input of the pipeline.

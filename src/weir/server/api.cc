@@ -113,10 +113,11 @@ Status RegisterApi(HttpServer& server, runtime::Pipeline& pipeline) {
   runtime::Pipeline* p = &pipeline;
   for (runtime::IngestEndpoint* ep : pipeline.ingest_endpoints()) {
     WEIR_RETURN_IF_ERROR(server.Route("POST", ep->path(), [ep](Request& req, Responder done) {
-      std::string content_type(req.header("content-type"));
+      runtime::IngestRequest in{std::move(req.body), std::string(req.header("content-type")),
+                                std::string(req.header("idempotency-key"))};
       // std::function needs a copyable target; the Responder is move-only.
       auto responder = std::make_shared<Responder>(std::move(done));
-      ep->Ingest(std::move(req.body), content_type, [responder](runtime::IngestReply r) {
+      ep->Ingest(std::move(in), [responder](runtime::IngestReply r) {
         Response resp = Response::Json(r.status, std::move(r.body));
         if (r.retry_after_s > 0) resp.headers.emplace_back("Retry-After", std::to_string(r.retry_after_s));
         (*responder)(std::move(resp));

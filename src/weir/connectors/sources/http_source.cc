@@ -1,15 +1,20 @@
 #include "weir/connectors/sources/http_source.h"
 
+#include <deque>
 #include <mutex>
 
+#include <absl/container/flat_hash_map.h>
 #include <fmt/format.h>
 
+#include "weir/base/log.h"
 #include "weir/runtime/ingest.h"
+#include "weir/state/wal.h"
 
 namespace weir::connectors {
 namespace {
 
 constexpr size_t kMaxListedErrors = 100;
+constexpr size_t kRememberedKeys = 1 << 20;
 
 std::string_view MediaType(std::string_view content_type) {
   size_t semi = content_type.find(';');
@@ -33,73 +38,170 @@ std::string ErrorJson(int status, std::string_view message) {
   return s;
 }
 
+// Log record payload: [format: 'j' JSON document | 'n' NDJSON][key length: 1 byte][key][body].
+std::string EncodeRecord(bool ndjson, std::string_view key, std::string_view body) {
+  std::string out;
+  out.reserve(2 + key.size() + body.size());
+  out.push_back(ndjson ? 'n' : 'j');
+  out.push_back(static_cast<char>(key.size()));
+  out.append(key);
+  out.append(body);
+  return out;
+}
+
+struct DecodedRecord {
+  bool ndjson;
+  std::string_view key, body;
+};
+
+std::optional<DecodedRecord> DecodeRecord(std::string_view p) {
+  if (p.size() < 2 || (p[0] != 'j' && p[0] != 'n')) return std::nullopt;
+  size_t klen = static_cast<uint8_t>(p[1]);
+  if (p.size() < 2 + klen) return std::nullopt;
+  return DecodedRecord{p[0] == 'n', p.substr(2, klen), p.substr(2 + klen)};
+}
+
+/// The `http` source: decodes a request, writes it to its write-ahead log, and only once the
+/// log has it durably hands the batch to the pipeline and answers 202. After a crash the log is
+/// replayed from the last checkpoint's position.
 class HttpSource final : public runtime::Source, public runtime::IngestEndpoint {
  public:
-  HttpSource(std::string path, codec::DecodeOptions options, bool changes)
-      : path_(std::move(path)), options_(options), changes_(changes) {}
+  HttpSource(std::string id, std::string path, codec::DecodeOptions options, bool changes,
+             const spec::DurabilitySpec& durability)
+      : id_(std::move(id)), path_(std::move(path)), options_(options), changes_(changes), durability_(durability) {}
+  ~HttpSource() override { Stop(); }
 
   Status Start(runtime::SourceContext& ctx) override {
     ctx_ = &ctx;
+    state::WalOptions wo;
+    wo.dir = ctx.data_dir() + "/wal/" + id_;
+    wo.fsync = durability_.fsync == "always"  ? state::FsyncMode::kAlways
+               : durability_.fsync == "never" ? state::FsyncMode::kNever
+                                               : state::FsyncMode::kInterval;
+    wo.fsync_interval = durability_.fsync_interval;
+    wo.segment_bytes = static_cast<size_t>(durability_.segment_bytes);
+    auto wal = state::Wal::Open(wo);
+    if (!wal) return std::unexpected(wal.error().Wrap("write-ahead log"));
+    wal_ = std::move(*wal);
+    if (!wal_->recovery().ToString().empty()) WEIR_LOG_WARN("http source '{}': {}", id_, wal_->recovery().ToString());
+    WEIR_RETURN_IF_ERROR(Replay());
     started_ = true;
     return Ok();
   }
+
   void Stop() override {
-    std::lock_guard lock(mu_);
-    stopped_ = true;
+    {
+      std::lock_guard lock(mu_);
+      if (stopped_) return;
+      stopped_ = true;
+    }
+    // Pending appends complete (and reach the pipeline) before the log closes.
+    if (wal_) wal_->Close();
   }
+
   bool may_retract() const override { return changes_; }
   std::string StatusJson() const override {
     std::string s = ",\"path\":";
     AppendJsonString(s, path_);
+    if (wal_) {
+      state::WalStats st = wal_->stats();
+      s += fmt::format(",\"wal\":{{\"first\":{},\"end\":{},\"appends\":{},\"fsyncs\":{},\"fsync\":\"{}\"}}",
+                       wal_->first_lsn(), wal_->end_lsn(), st.appends, st.fsyncs, durability_.fsync);
+    }
     return s;
+  }
+  void OnCheckpoint(uint32_t partition, int64_t position) override {
+    if (!wal_ || position <= 0) return;
+    if (auto st = wal_->TruncateBefore(static_cast<state::Lsn>(position)); !st)
+      WEIR_LOG_WARN("http source '{}': trimming the log: {}", id_, st.error().message);
   }
 
   const std::string& path() const override { return path_; }
 
-  void Ingest(std::string&& body, std::string_view content_type,
-              std::function<void(runtime::IngestReply)> done) override {
-    done(Handle(std::move(body), content_type));
-  }
-
- private:
-  runtime::IngestReply Handle(std::string&& body, std::string_view content_type) {
-    if (!started_) return {503, ErrorJson(503, "the pipeline is starting; retry shortly"), 1};
-    std::string_view media = MediaType(content_type);
+  void Ingest(runtime::IngestRequest&& req, std::function<void(runtime::IngestReply)> done) override {
+    if (!started_) return done({503, ErrorJson(503, "weir is starting; retry shortly"), 1});
+    if (req.idempotency_key.size() > 255)
+      return done({400, ErrorJson(400, "header 'Idempotency-Key' is longer than 255 bytes"), 0});
+    std::string_view media = MediaType(req.content_type);
     bool ndjson = IEquals(media, "application/x-ndjson") || IEquals(media, "application/ndjson") ||
                   IEquals(media, "application/jsonl") || IEquals(media, "application/json-seq");
     bool json = media.empty() || IEquals(media, "application/json") || IEquals(media, "text/json");
     if (!ndjson && !json)
-      return {415,
-              ErrorJson(415, fmt::format("unsupported content type '{}'; send application/json (one event, "
-                                         "{{\"events\":[...]}} or an array) or application/x-ndjson",
-                                         content_type)),
-              0};
-    if (body.find_first_not_of(" \t\r\n") == std::string::npos)
-      return {400, ErrorJson(400, "request body is empty; expected JSON events"), 0};
+      return done({415,
+                   ErrorJson(415, fmt::format("unsupported content type '{}'; send application/json (one event, "
+                                              "{{\"events\":[...]}} or an array) or application/x-ndjson",
+                                              req.content_type)),
+                   0});
+    if (req.body.find_first_not_of(" \t\r\n") == std::string::npos)
+      return done({400, ErrorJson(400, "request body is empty; expected JSON events"), 0});
+    if (!req.idempotency_key.empty()) {
+      std::lock_guard lock(keys_mu_);
+      if (auto it = replies_.find(req.idempotency_key); it != replies_.end())
+        return done({202, it->second, 0});  // a retry of a request already in the log
+    }
 
-    size_t bytes = body.size();
-    auto buf = codec::PaddedBuffer::Adopt(std::move(body));
-    Batch batch(ctx_->layout().width());
+    // Decode first: a request with nothing usable is refused without touching the log.
+    std::string record = EncodeRecord(ndjson, req.idempotency_key, req.body);
+    auto batch = std::make_shared<Batch>(ctx_->layout().width());
+    std::vector<codec::Reject> rejects;
+    auto stats = Decode(record, *batch, &rejects);
+    if (!stats) {
+      ctx_->stats().rejected++;
+      return done({400, ErrorJson(400, stats.error().message), 0});
+    }
+    std::string reply = ReplyJson(*stats, rejects);
+    ctx_->stats().rejected += stats->rejected;
+    if (stats->events == 0) {
+      std::string body = ErrorJson(400, fmt::format("no event in the request was accepted ({} rejected)", stats->rejected));
+      body.pop_back();  // extend the error object with the per-event details
+      body += "," + reply.substr(1);
+      return done({400, std::move(body), 0});
+    }
+
+    size_t bytes = runtime::SourceContext::QueueBytes(*batch);
+    {
+      std::lock_guard lock(mu_);
+      if (stopped_) return done({503, ErrorJson(503, "weir is shutting down; retry against another instance"), 5});
+      if (!ctx_->TryReserve(bytes))
+        return done({503, ErrorJson(503, "the pipeline is at capacity; retry after a moment"), 1});
+      ++pending_;
+    }
+    uint64_t events = stats->events;
+    std::string key = req.idempotency_key;
+    auto on_durable = [this, batch, bytes, events, key, reply, done](Status st, state::Lsn next) {
+      if (!st) {
+        ctx_->CancelReservation(bytes);
+        Finish();
+        WEIR_LOG_ERROR("http source '{}': {}", id_, st.error().message);
+        done({503, ErrorJson(503, fmt::format("cannot store events durably: {}", st.error().message)), 5});
+        return;
+      }
+      batch->origin.position = static_cast<int64_t>(next);
+      ctx_->PushReserved(std::move(*batch), bytes);
+      ctx_->stats().accepted += events;
+      Remember(key, reply);
+      Finish();
+      done({202, reply, 0});
+    };
+    // The payload is copied into the log's buffer; the batch keeps its own copy of the body.
+    wal_->Append(0, record, std::move(on_durable));
+  }
+
+ private:
+  // Decodes a log record into `batch` (which then holds the bytes).
+  Result<codec::DecodeStats> Decode(const std::string& record, Batch& batch, std::vector<codec::Reject>* rejects) {
+    auto rec = DecodeRecord(record);
+    if (!rec) return Fail("malformed log record");
+    auto buf = codec::PaddedBuffer::Copy(rec->body);
     batch.Hold(buf);
     batch.ingest_time = NowMillis();
-    batch.bytes = bytes;
-    std::vector<codec::Reject> rejects;
-    codec::DecodeStats st;
-    {
-      auto decoder = TakeDecoder();
-      if (ndjson) {
-        st = decoder->DecodeNdjson(*buf, batch, &rejects);
-      } else {
-        auto r = decoder->DecodeDocument(*buf, batch, &rejects);
-        if (!r) {
-          GiveBack(std::move(decoder));
-          ctx_->stats().rejected++;
-          return {400, ErrorJson(400, r.error().message), 0};
-        }
-        st = *r;
-      }
-      GiveBack(std::move(decoder));
-    }
+    batch.bytes = rec->body.size();
+    codec::JsonDecoder& dec = codec::ThreadDecoder(ctx_->layout(), options_);
+    if (rec->ndjson) return dec.DecodeNdjson(*buf, batch, rejects);
+    return dec.DecodeDocument(*buf, batch, rejects);
+  }
+
+  static std::string ReplyJson(const codec::DecodeStats& st, const std::vector<codec::Reject>& rejects) {
     std::string reply = fmt::format("{{\"accepted\":{},\"rejected\":{}", st.events, st.rejected);
     if (!rejects.empty()) {
       reply += ",\"errors\":[";
@@ -113,50 +215,71 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
       if (rejects.size() > kMaxListedErrors) reply += fmt::format(",\"errors_truncated\":{}", rejects.size());
     }
     reply += '}';
-    ctx_->stats().rejected += st.rejected;
-    if (st.events == 0) {
-      std::string msg = fmt::format("no event in the request was accepted ({} rejected)", st.rejected);
-      std::string body400 = ErrorJson(400, msg);
-      body400.pop_back();  // extend the error object with the per-event details
-      body400 += "," + reply.substr(1);
-      return {400, body400, 0};
-    }
-    {
-      std::lock_guard lock(mu_);
-      if (stopped_) return {503, ErrorJson(503, "weir is shutting down; retry against another instance"), 5};
-      if (!ctx_->TryPush(batch))
-        return {503, ErrorJson(503, "the pipeline is at capacity; retry after a moment"), 1};
-    }
-    ctx_->stats().accepted += st.events;
-    ctx_->stats().bytes += bytes;
-    return {202, reply, 0};
+    return reply;
   }
 
-  std::unique_ptr<codec::JsonDecoder> TakeDecoder() {
-    {
-      std::lock_guard lock(pool_mu_);
-      if (!pool_.empty()) {
-        auto d = std::move(pool_.back());
-        pool_.pop_back();
-        return d;
+  // Replays the log from the restored checkpoint's position (or its beginning).
+  Status Replay() {
+    state::Lsn from = wal_->first_lsn();
+    if (auto pos = ctx_->RestoredPosition(0); pos && static_cast<state::Lsn>(*pos) > from)
+      from = static_cast<state::Lsn>(*pos);
+    if (from >= wal_->end_lsn()) return Ok();
+    WEIR_ASSIGN_OR_RETURN(auto reader, wal_->Read(from));
+    state::WalRecord rec;
+    uint64_t records = 0, events = 0;
+    while (true) {
+      WEIR_ASSIGN_OR_RETURN(bool more, reader->Next(rec));
+      if (!more) break;
+      std::string record(rec.payload);
+      Batch batch(ctx_->layout().width());
+      std::vector<codec::Reject> rejects;
+      auto st = Decode(record, batch, &rejects);
+      if (!st) {
+        WEIR_LOG_WARN("http source '{}': skipping log record at {}: {}", id_, rec.lsn, st.error().message);
+        continue;
+      }
+      if (auto r = DecodeRecord(record)) Remember(std::string(r->key), ReplyJson(*st, rejects));
+      batch.origin.position = static_cast<int64_t>(rec.next);
+      events += st->events;
+      ++records;
+      ctx_->stats().accepted += st->events;
+      if (!ctx_->Push(std::move(batch))) return Fail("the pipeline stopped during replay");
+    }
+    WEIR_LOG_INFO("http source '{}': replayed {} requests ({} events) from the log", id_, records, events);
+    return Ok();
+  }
+
+  void Remember(const std::string& key, const std::string& reply) {
+    if (key.empty()) return;
+    std::lock_guard lock(keys_mu_);
+    if (replies_.emplace(key, reply).second) {
+      order_.push_back(key);
+      if (order_.size() > kRememberedKeys) {
+        replies_.erase(order_.front());
+        order_.pop_front();
       }
     }
-    return ctx_->NewDecoder(options_);
-  }
-  void GiveBack(std::unique_ptr<codec::JsonDecoder> d) {
-    std::lock_guard lock(pool_mu_);
-    pool_.push_back(std::move(d));
   }
 
+  void Finish() {
+    std::lock_guard lock(mu_);
+    --pending_;
+  }
+
+  std::string id_;
   std::string path_;
   codec::DecodeOptions options_;
   bool changes_;
+  spec::DurabilitySpec durability_;
   runtime::SourceContext* ctx_ = nullptr;
+  std::unique_ptr<state::Wal> wal_;
   std::atomic<bool> started_{false};
   std::mutex mu_;
   bool stopped_ = false;
-  std::mutex pool_mu_;
-  std::vector<std::unique_ptr<codec::JsonDecoder>> pool_;
+  int64_t pending_ = 0;
+  std::mutex keys_mu_;
+  absl::flat_hash_map<std::string, std::string> replies_;
+  std::deque<std::string> order_;
 };
 
 }  // namespace
@@ -170,7 +293,7 @@ std::unique_ptr<runtime::Source> MakeHttpSource(const spec::SourceSpec& spec, ru
   options.envelopes = changes;
   r.RejectUnknownKeys({"id", "required"});
   if (path.empty() || path[0] != '/') r.Error("path", "path must start with '/'");
-  return std::make_unique<HttpSource>(path, options, changes);
+  return std::make_unique<HttpSource>(spec.id, path, options, changes, ctx.pipeline.durability);
 }
 
 }  // namespace weir::connectors
