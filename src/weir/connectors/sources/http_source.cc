@@ -83,7 +83,6 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
     auto wal = state::Wal::Open(wo);
     if (!wal) return std::unexpected(wal.error().Wrap("write-ahead log"));
     wal_ = std::move(*wal);
-    if (!wal_->recovery().ToString().empty()) WEIR_LOG_WARN("http source '{}': {}", id_, wal_->recovery().ToString());
     WEIR_RETURN_IF_ERROR(Replay());
     started_ = true;
     return Ok();
@@ -105,8 +104,14 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
     AppendJsonString(s, path_);
     if (wal_) {
       state::WalStats st = wal_->stats();
-      s += fmt::format(",\"wal\":{{\"first\":{},\"end\":{},\"appends\":{},\"fsyncs\":{},\"fsync\":\"{}\"}}",
+      s += fmt::format(",\"wal\":{{\"first\":{},\"end\":{},\"appends\":{},\"fsyncs\":{},\"fsync\":\"{}\"",
                        wal_->first_lsn(), wal_->end_lsn(), st.appends, st.fsyncs, durability_.fsync);
+      std::string recovery = wal_->recovery().ToString();
+      if (!recovery.empty()) {
+        s += ",\"recovery\":";
+        AppendJsonString(s, recovery);
+      }
+      s += "}";
     }
     return s;
   }
