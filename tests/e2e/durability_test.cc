@@ -138,7 +138,12 @@ TEST(Durability, CorruptCheckpointAndTornLogRecoverWhatIsIntact) {
   fs::resize_file(segments.back(), fs::file_size(segments.back()) - 100);
 
   weir.Start();
-  std::string status = weir.Status();
+  std::string status;
+  for (int i = 0; i < 100; ++i) {  // the status is published by the pipeline thread, shortly after start
+    status = weir.Status();
+    if (status.find("\"recovery\"") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   EXPECT_NE(status.find("checksum mismatch"), std::string::npos) << status;  // the skipped checkpoint
   EXPECT_NE(status.find("\"recovery\":\"WAL cut"), std::string::npos) << status;
   ASSERT_EQ(weir.Post(kFlush).status, 202);
