@@ -100,6 +100,7 @@ struct Pipeline::Impl : Emitter {
   std::vector<std::unique_ptr<Metric>> metrics;
   std::vector<SinkEntry> sinks;
   std::unique_ptr<store::ResultStore> store;
+  std::vector<ResultListener*> listeners;
   spec::DurabilitySpec durability;
   std::string data_dir;
   std::unique_ptr<CheckpointStore> checkpoints;
@@ -185,6 +186,7 @@ struct Pipeline::Impl : Emitter {
   void EmitResults(ResultBatch& batch) override {
     if (batch.rows.empty() && batch.replaces.empty()) return;
     if (auto st = store->Write(batch); !st) Fail(st.error(), "result store", true);
+    for (ResultListener* l : listeners) l->OnResults(batch);
     for (auto& s : sinks) {
       if (s.route != Route::kMetric || s.metric != static_cast<int>(batch.schema->index)) continue;
       if (auto st = s.sink->WriteResults(batch); !st) SinkFailed(s, st.error());
@@ -637,6 +639,8 @@ std::string Pipeline::StatusJson() const {
   std::lock_guard lock(impl_->mu);
   return impl_->status;
 }
+
+void Pipeline::AddResultListener(ResultListener* listener) { impl_->listeners.push_back(listener); }
 
 uint64_t Pipeline::accepted_events() const {
   uint64_t n = 0;

@@ -34,6 +34,14 @@ struct PipelineOptions {
   size_t workers = 1;
 };
 
+/// Receives every result batch a metric emits (after the store has it), on the pipeline thread.
+/// Must not block: copy what is needed and hand it to other threads.
+class ResultListener {
+ public:
+  virtual ~ResultListener() = default;
+  virtual void OnResults(const ResultBatch& batch) = 0;
+};
+
 class Pipeline {
  public:
   /// Builds everything the spec declares. Every problem is reported to `diags` (with its
@@ -61,6 +69,9 @@ class Pipeline {
   std::string StatusJson() const;
   /// Events accepted by all sources so far.
   uint64_t accepted_events() const;
+  /// Adds a listener for emitted results. Call before Start(); the listener must outlive the
+  /// pipeline's Stop().
+  void AddResultListener(ResultListener* listener);
   /// A fatal error that stopped the pipeline (a required sink failing), if any.
   std::optional<Error> failure() const;
 
