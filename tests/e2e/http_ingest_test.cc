@@ -149,6 +149,17 @@ TEST_F(HttpIngest, AllThreeFormsAreCountedExactly) {
   Response health = Get("/health");
   EXPECT_EQ(health.status, 200);
   EXPECT_NE(health.body.find(R"("status":"healthy")"), std::string::npos);
+  EXPECT_NE(health.body.find(R"("source:ingest":{"status":"healthy"})"), std::string::npos) << health.body;
+  EXPECT_NE(health.body.find(R"("totalEvents":8)"), std::string::npos) << health.body;
+
+  Response metrics = Get("/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find(R"(weir_source_events_total{source="ingest",type="http"} 8)"), std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find(R"(weir_source_rejected_total{source="ingest",type="http"} 1)"), std::string::npos);
+  EXPECT_NE(metrics.body.find(R"(weir_result_rows_total{metric="revenue_per_minute"} 2)"), std::string::npos);
+  EXPECT_NE(metrics.body.find("weir_processing_latency_seconds_count"), std::string::npos);
+  EXPECT_NE(metrics.body.find("# TYPE weir_watermark_lag_seconds gauge"), std::string::npos);
 }
 
 TEST_F(HttpIngest, BadInputGetsClearErrors) {

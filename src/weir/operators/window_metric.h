@@ -81,6 +81,10 @@ class WindowMetric final : public runtime::Metric {
   void OnTimer(Timestamp now, runtime::Emitter& out) override;
   std::string StatusJson(Timestamp now) const override;
   uint64_t late_records() const override { return late_; }
+  runtime::MetricNumbers Numbers() const override {
+    size_t open = panes_.size() + open_sessions_.size() + fired_sessions_.size();
+    return {watermark_, late_, emitted_rows_, open, groups_.size()};
+  }
   std::optional<Timestamp> InputWatermark(uint32_t source) const override;
 
   void SaveState(std::string& out) const override;

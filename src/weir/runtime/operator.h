@@ -49,6 +49,12 @@ class PreparedState {
   virtual ~PreparedState() = default;
 };
 
+/// Progress numbers of a metric, for telemetry. Read on the pipeline thread.
+struct MetricNumbers {
+  Timestamp watermark;
+  uint64_t late, emitted_rows, open_panes, groups;
+};
+
 /// An event-time aggregation (windows, group-by, aggregates), fed batch by batch.
 ///
 /// Work on a batch is split in two: Prepare evaluates everything that needs no state (filters,
@@ -80,6 +86,7 @@ class Metric {
   /// when a window is overdue, why it has not fired.
   virtual std::string StatusJson(Timestamp now) const = 0;
   virtual uint64_t late_records() const = 0;
+  virtual MetricNumbers Numbers() const = 0;
   /// The watermark this metric derives from `source` (the minimum over its partitions), if the
   /// metric reads it and has seen event time from it.
   virtual std::optional<Timestamp> InputWatermark(uint32_t source) const = 0;

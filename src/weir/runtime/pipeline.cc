@@ -1,12 +1,14 @@
 #include "weir/runtime/pipeline.h"
 
 #include <chrono>
+#include <cmath>
 #include <deque>
 #include <filesystem>
 
 #include "weir/base/log.h"
 #include "weir/runtime/checkpoint.h"
 #include "weir/runtime/queue.h"
+#include "weir/runtime/telemetry.h"
 
 namespace weir::runtime {
 namespace {
@@ -101,6 +103,9 @@ struct Pipeline::Impl : Emitter {
   std::vector<SinkEntry> sinks;
   std::unique_ptr<store::ResultStore> store;
   std::vector<ResultListener*> listeners;
+  Telemetry telemetry;
+  TelemetrySnapshot telemetry_snapshot;  // under mu
+  Timestamp applying_ingest_time = 0;    // ingest time of the batch being applied
   spec::DurabilitySpec durability;
   std::string data_dir;
   std::unique_ptr<CheckpointStore> checkpoints;
@@ -187,6 +192,8 @@ struct Pipeline::Impl : Emitter {
     if (batch.rows.empty() && batch.replaces.empty()) return;
     if (auto st = store->Write(batch); !st) Fail(st.error(), "result store", true);
     for (ResultListener* l : listeners) l->OnResults(batch);
+    if (applying_ingest_time > 0)
+      telemetry.ObserveLatency(static_cast<double>(NowMillis() - applying_ingest_time) / 1000.0);
     for (auto& s : sinks) {
       if (s.route != Route::kMetric || s.metric != static_cast<int>(batch.schema->index)) continue;
       if (auto st = s.sink->WriteResults(batch); !st) SinkFailed(s, st.error());
@@ -349,8 +356,10 @@ struct Pipeline::Impl : Emitter {
       return;
     }
     Batch& batch = m.batch;
+    applying_ingest_time = batch.ingest_time;
     for (size_t i = 0; i < metrics.size(); ++i)
       if (w.prepared[i]) metrics[i]->Apply(batch, w.prepared[i].get(), *this);
+    applying_ingest_time = 0;
     changed_since_checkpoint = true;
     if (batch.origin.position >= 0) {
       auto& parts = positions[m.source];
@@ -444,8 +453,31 @@ struct Pipeline::Impl : Emitter {
                        sinks[i].sink->stats().errors.load());
     }
     s += "]}";
+    TelemetrySnapshot t;
+    for (size_t i = 0; i < sources.size(); ++i) {
+      const auto& st = static_cast<Context&>(*contexts[i]).stats();
+      t.sources.push_back({source_info[i].id, source_types[i], st.accepted.load(), st.rejected.load(), st.bytes.load(),
+                           st.batches.load()});
+    }
+    for (const auto& sk : sinks)
+      t.sinks.push_back({sk.id, sk.type, sk.sink->stats().written.load(), sk.sink->stats().errors.load()});
+    for (const auto& m : metrics) {
+      MetricNumbers n = m->Numbers();
+      double lag = n.watermark == kMinTimestamp || n.watermark == kMaxTimestamp
+                       ? std::nan("")
+                       : static_cast<double>(now - n.watermark) / 1000.0;
+      t.metrics.push_back({m->schema().id, lag, n.late, n.emitted_rows, n.open_panes, n.groups});
+    }
+    t.queue_batches = queue.size();
+    t.queue_bytes = queue.bytes();
+    t.store_bytes = store ? store->SizeBytes() : 0;
+    t.checkpoints = ckpt_stats.taken;
+    t.checkpoint_failures = ckpt_stats.failed;
+    t.checkpoint_bytes = ckpt_stats.last_bytes;
+    t.checkpoint_seconds = static_cast<double>(ckpt_stats.last_ms) / 1000.0;
     std::lock_guard lock(mu);
     status = std::move(s);
+    telemetry_snapshot = std::move(t);
   }
 };
 
@@ -641,6 +673,61 @@ std::string Pipeline::StatusJson() const {
 }
 
 void Pipeline::AddResultListener(ResultListener* listener) { impl_->listeners.push_back(listener); }
+
+std::string Pipeline::MetricsText(uint64_t live_subscribers) const {
+  TelemetrySnapshot t;
+  {
+    std::lock_guard lock(impl_->mu);
+    t = impl_->telemetry_snapshot;
+  }
+  t.live_subscribers = live_subscribers;
+  return impl_->telemetry.Exposition(t);
+}
+
+std::pair<std::string, bool> Pipeline::HealthJson() const {
+  Impl& p = *impl_;
+  std::string s = "{";
+  bool down = false;
+  auto part = [&](std::string_view name, std::string_view state, std::string_view detail) {
+    if (s.size() > 1) s += ',';
+    AppendJsonString(s, name);
+    s += ":{\"status\":";
+    AppendJsonString(s, state);
+    if (!detail.empty()) {
+      s += ",\"detail\":";
+      AppendJsonString(s, detail);
+    }
+    s += '}';
+  };
+  std::optional<Error> failure;
+  TelemetrySnapshot t;
+  uint64_t ck_failed, ck_taken;
+  std::string ck_error;
+  {
+    std::lock_guard lock(p.mu);
+    failure = p.failure;
+    t = p.telemetry_snapshot;
+    ck_failed = p.ckpt_stats.failed;
+    ck_taken = p.ckpt_stats.taken;
+    ck_error = p.ckpt_stats.last_error;
+  }
+  part("pipeline", failure ? "unhealthy" : "healthy", failure ? failure->message : "");
+  down |= failure.has_value();
+  part("store", p.store ? "healthy" : "unhealthy", "");
+  part("checkpoints", ck_failed > 0 && ck_taken == 0 ? "degraded" : "healthy", ck_error);
+  for (size_t i = 0; i < p.sources.size(); ++i) {
+    std::string health = p.sources[i]->Health();
+    part("source:" + p.source_info[i].id, health.empty() ? "healthy" : "unhealthy", health);
+    down |= !health.empty();
+  }
+  for (size_t i = 0; i < p.sinks.size(); ++i) {
+    bool errors = i < t.sinks.size() && t.sinks[i].errors > 0;
+    part("sink:" + p.sinks[i].id, errors ? (p.sinks[i].required ? "unhealthy" : "degraded") : "healthy", "");
+    down |= errors && p.sinks[i].required;
+  }
+  s += '}';
+  return {s, down};
+}
 
 uint64_t Pipeline::accepted_events() const {
   uint64_t n = 0;

@@ -67,6 +67,12 @@ class Pipeline {
   std::vector<const MetricSchema*> metric_schemas() const;
   /// /api/v1/status body (a snapshot at most one timer interval old).
   std::string StatusJson() const;
+  /// Prometheus text exposition of the pipeline's counters, gauges and latency histogram.
+  /// `live_subscribers` is added by the server, which owns the live hub.
+  std::string MetricsText(uint64_t live_subscribers) const;
+  /// Health of each part: {"name": "healthy"|"degraded"|"unhealthy"} as a JSON object, and
+  /// whether a required part is down.
+  std::pair<std::string, bool> HealthJson() const;
   /// Events accepted by all sources so far.
   uint64_t accepted_events() const;
   /// Adds a listener for emitted results. Call before Start(); the listener must outlive the

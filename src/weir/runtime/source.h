@@ -77,6 +77,8 @@ class Source {
   virtual bool may_retract() const { return false; }
   /// Extra fields for /api/v1/status, as JSON members (",\"path\":\"/x\"") or empty.
   virtual std::string StatusJson() const { return {}; }
+  /// Empty when working; otherwise why not (a log that cannot be written). Any thread.
+  virtual std::string Health() const { return {}; }
   /// A checkpoint covering `partition` up to `position` is durable: what came before may go.
   /// Called on the pipeline thread.
   virtual void OnCheckpoint(uint32_t partition, int64_t position) {}

@@ -109,7 +109,7 @@ std::string MetricsListJson(runtime::Pipeline& p) {
 
 }  // namespace
 
-Status RegisterApi(HttpServer& server, runtime::Pipeline& pipeline) {
+Status RegisterApi(HttpServer& server, runtime::Pipeline& pipeline, std::function<uint64_t()> live_subscribers) {
   runtime::Pipeline* p = &pipeline;
   for (runtime::IngestEndpoint* ep : pipeline.ingest_endpoints()) {
     WEIR_RETURN_IF_ERROR(server.Route("POST", ep->path(), [ep](Request& req, Responder done) {
@@ -125,23 +125,23 @@ Status RegisterApi(HttpServer& server, runtime::Pipeline& pipeline) {
     }));
   }
 
+  // The shape seed 001's services report: status, timestamp, services, metrics.
   WEIR_RETURN_IF_ERROR(server.Route("GET", "/health", [p](Request&) {
-    auto failure = p->failure();
+    auto [services, down] = p->HealthJson();
     std::string s = "{\"status\":";
-    s += failure ? "\"unhealthy\"" : "\"healthy\"";
+    s += down ? "\"unhealthy\"" : "\"healthy\"";
     s += ",\"timestamp\":";
     AppendJson(s, Value::Time(NowMillis()));
-    s += ",\"services\":{\"pipeline\":{\"status\":";
-    s += failure ? "\"unhealthy\"" : "\"healthy\"";
-    if (failure) {
-      s += ",\"error\":";
-      AppendJsonString(s, failure->message);
-    }
-    s += "},\"store\":{\"status\":\"healthy\"}},\"metrics\":";
-    // The seed-001 shape: totals by source.
-    s += fmt::format("{{\"totalEvents\":{},\"storeBytes\":{}}}}}", p->accepted_events(),
+    s += ",\"services\":" + services;
+    s += fmt::format(",\"metrics\":{{\"totalEvents\":{},\"storeBytes\":{}}}}}", p->accepted_events(),
                      p->store() ? p->store()->SizeBytes() : 0);
-    return Response::Json(failure ? 503 : 200, std::move(s));
+    return Response::Json(down ? 503 : 200, std::move(s));
+  }));
+
+  WEIR_RETURN_IF_ERROR(server.Route("GET", "/metrics", [p, live_subscribers](Request&) {
+    Response r = Response::Text(200, p->MetricsText(live_subscribers ? live_subscribers() : 0));
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return r;
   }));
 
   WEIR_RETURN_IF_ERROR(server.Route("GET", "/api/v1/status", [p](Request&) { return Response::Json(200, p->StatusJson()); }));

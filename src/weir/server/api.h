@@ -7,11 +7,14 @@
 // Routes:
 //   POST <source path>                  events for each `http` source (default /api/v1/events)
 //   GET  /health                        {"status","timestamp","services","metrics"}; 503 if failing
+//   GET  /metrics                       Prometheus text format
 //   GET  /api/v1/status                 sources, metrics (watermarks, why windows wait), sinks
 //   GET  /api/v1/metrics                the pipeline's metrics (or ?metric=<id>&… as a query)
 //   GET  /api/v1/metrics/{id}           ?start=&end=&limit=&order=asc|desc&<group key>=<value>
 //   GET  /api/v1/metrics/{id}/late      late records: ?start=&end=&limit=
 #pragma once
+
+#include <functional>
 
 #include "weir/runtime/pipeline.h"
 #include "weir/server/http_server.h"
@@ -19,7 +22,8 @@
 namespace weir::server {
 
 /// Registers every API route for `pipeline` on `server`. The pipeline must outlive the server.
-Status RegisterApi(HttpServer& server, runtime::Pipeline& pipeline);
+Status RegisterApi(HttpServer& server, runtime::Pipeline& pipeline,
+                   std::function<uint64_t()> live_subscribers = nullptr);
 
 /// Parses a time parameter: ISO-8601, epoch seconds or milliseconds, "now", or relative to now
 /// such as "-1h" or "-15m".

@@ -99,6 +99,10 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
   }
 
   bool may_retract() const override { return changes_; }
+  std::string Health() const override {
+    std::lock_guard lock(health_mu_);
+    return health_;
+  }
   std::string StatusJson() const override {
     std::string s = ",\"path\":";
     AppendJsonString(s, path_);
@@ -178,6 +182,10 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
         ctx_->CancelReservation(bytes);
         Finish();
         WEIR_LOG_ERROR("http source '{}': {}", id_, st.error().message);
+        {
+          std::lock_guard lock(health_mu_);
+          health_ = fmt::format("write-ahead log: {}", st.error().message);
+        }
         done({503, ErrorJson(503, fmt::format("cannot store events durably: {}", st.error().message)), 5});
         return;
       }
@@ -282,6 +290,8 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
   std::mutex mu_;
   bool stopped_ = false;
   int64_t pending_ = 0;
+  mutable std::mutex health_mu_;
+  std::string health_;
   std::mutex keys_mu_;
   absl::flat_hash_map<std::string, std::string> replies_;
   std::deque<std::string> order_;
