@@ -35,6 +35,9 @@ struct ResultRow {
   bool deleted = false;  ///< the row no longer exists (values are null): stores delete it
   const Value* keys = nullptr;
   const Value* values = nullptr;
+  /// The group's mergeable partial state (net record count, then each aggregate's encoding),
+  /// kept by the store so that queries can re-aggregate to coarser windows exactly.
+  std::string_view state;
 };
 
 /// Rows emitted by one metric at one moment. For top-N metrics, `replaces` lists windows whose

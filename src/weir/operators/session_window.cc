@@ -42,14 +42,20 @@ void WindowMetric::DestroySession(uint32_t id) {
   free_sessions_.push_back(id);
 }
 
-bool WindowMetric::SessionMerges(uint32_t group, Timestamp t) const {
+bool WindowMetric::SessionLive(const Session& s, Timestamp wm) const {
+  // A fired session past the allowed lateness is closed for good, even before FireSessions
+  // gets around to dropping it.
+  return !(s.fired && AddSat(s.end, plan_.allowed_lateness) <= wm);
+}
+
+bool WindowMetric::SessionMerges(uint32_t group, Timestamp t, Timestamp wm) const {
   auto found = group_sessions_.find(group);
   if (found == group_sessions_.end()) return false;
   const Timestamp t_end = AddSat(t, plan_.window.size);
   int matches = 0;
   for (uint32_t id : found->second) {
     const Session& s = sessions_[id];
-    matches += t_end > s.start && t < s.end;
+    matches += t_end > s.start && t < s.end && SessionLive(s, wm);
   }
   return matches > 1;
 }
@@ -64,7 +70,7 @@ char* WindowMetric::AssignSession(uint32_t group, Timestamp t, int8_t weight, Ti
   if (found != group_sessions_.end()) {
     for (uint32_t id : found->second) {
       const Session& s = sessions_[id];
-      if (t_end > s.start && t < s.end) {
+      if (t_end > s.start && t < s.end && SessionLive(s, wm)) {
         if (target == UINT32_MAX) target = id;
         else merged.push_back(id);
         start = std::min(start, s.start);

@@ -8,6 +8,7 @@
 #include <absl/container/flat_hash_map.h>
 #include <fmt/format.h>
 
+#include "weir/aggregate/state_io.h"
 #include "weir/model/key_codec.h"
 
 namespace weir::operators {
@@ -289,9 +290,16 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
     Timestamp wm = kMinTimestamp;
     if (event_time) {
       wm = std::max(watermark_, SatSub(std::min(others, part_max), plan_.watermark));
-      if (wm > watermark_ && (session ? NextFireEnd() : next_fire_) <= wm) {
-        advance(i, wm);
-        pane = nullptr;
+      if (wm > watermark_) {
+        if ((session ? NextFireEnd() : next_fire_) <= wm) {
+          advance(i, wm);
+          pane = nullptr;
+        } else {
+          // Nothing is due: the windows ending up to here hold no data. Keep the bookkeeping
+          // current, so that the next records are judged against this watermark.
+          watermark_ = wm;
+          if (panes && wm != kMaxTimestamp) fired_upto_ = std::max(fired_upto_, AlignDown(wm, ps));
+        }
       }
     }
     part_max = std::max(part_max, t);
@@ -307,7 +315,7 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
     bool updates_fired = false;
     if (session) {
       // A merge destroys a session that earlier records of this segment may point to.
-      if (SessionMerges(group, t)) fold(i);
+      if (SessionMerges(group, t, wm)) fold(i);
       rows_[i] = AssignSession(group, t, batch.weight(i), wm);
       if (!rows_[i]) {  // behind the watermark beyond lateness, with no session to join
         keep[i] = 0;
@@ -471,8 +479,6 @@ void WindowMetric::FireWindow(Timestamp end, bool final, uint8_t only_dirty, run
   if (first == last) return;
 
   // Groups to emit, and the state row(s) holding each.
-  const uint32_t K = key_count_, S = select_count_, A = agg_count_;
-  const uint32_t width = K + S + A;
   bool single = std::next(first) == last;
   std::vector<std::pair<uint32_t, const char*>> items;  // group, state
   std::vector<char> merged;
@@ -514,16 +520,19 @@ void WindowMetric::FireWindow(Timestamp end, bool final, uint8_t only_dirty, run
   // Groups whose records were all retracted are emitted as deletions (EmitItems).
   std::vector<EmitItem> emit;
   emit.reserve(items.size());
-  uint64_t revision = revisions_.count(end) ? revisions_[end] + 1 : 1;
+  // Every window (and every step of a cumulative one) with the same start writes the same rows:
+  // revisions count per start, so they only ever grow for a row.
+  const Timestamp rev_key = none ? kMinTimestamp : ws;
+  uint64_t revision = revisions_.count(rev_key) ? revisions_[rev_key] + 1 : 1;
   for (const auto& [group, state] : items) emit.push_back({group, state, ws, end, revision, false});
-  bool emitted = EmitItems(emit, final, /*sorted_window=*/true, replace && revisions_.count(end) > 0,
+  bool emitted = EmitItems(emit, final, /*sorted_window=*/true, replace && revisions_.count(rev_key) > 0,
                            replace ? std::optional<Timestamp>(none ? 0 : ws) : std::nullopt, out);
   if (!single) {
     for (size_t i = 0; i < items.size(); ++i)
       for (const auto& a : plan_.aggregates)
         if (a.fn->has_destructor()) a.fn->Destroy(merged.data() + i * plan_.state_size + a.offset);
   }
-  if (emitted) revisions_[end] = revision;
+  if (emitted) revisions_[rev_key] = revision;
 }
 
 bool WindowMetric::EmitItems(std::vector<EmitItem>& items, bool final, bool sorted_window, bool emit_if_empty,
@@ -575,18 +584,27 @@ bool WindowMetric::EmitItems(std::vector<EmitItem>& items, bool final, bool sort
 
   rb.cells.reserve(order.size() * (K + S) + deletions.size() * (K + S));
   rb.rows.reserve(order.size() + deletions.size());
+  std::string state_buf;
   auto add_row = [&](const EmitItem& item, const Value* v, bool deleted) {
+    if (!deleted && plan_.schema.windowed && item.state) {
+      state_buf.clear();
+      aggregate::PutI64(state_buf, *reinterpret_cast<const int64_t*>(item.state));
+      for (const auto& a : plan_.aggregates) a.fn->Serialize(item.state + a.offset, state_buf);
+    }
     size_t base = rb.cells.size();
     rb.cells.insert(rb.cells.end(), v, v + K + S);
     ResultRow row;
     row.window_start = item.start;
     row.window_end = item.end;
-    row.revision = item.revision;
     row.seq = ++seq_;
+    // A session row's key (its start) can be deleted and later written again by another
+    // session: its sequence number is what only ever grows for a key.
+    row.revision = plan_.window.kind == spec::WindowKind::kSession ? row.seq : item.revision;
     row.final = final;
     row.deleted = deleted;
     row.keys = rb.cells.data() + base;
     row.values = rb.cells.data() + base + K;
+    if (!deleted && plan_.schema.windowed && item.state) row.state = rb.arena.Copy(state_buf);
     rb.rows.push_back(row);
   };
   for (uint32_t d : deletions) {
@@ -610,9 +628,12 @@ void WindowMetric::DropExpired() {
     if (last_end > fired_upto_ || SatAdd(last_end, plan_.allowed_lateness) > watermark_) break;
     DropPane(it);
   }
-  while (!revisions_.empty() && SatAdd(revisions_.begin()->first, plan_.allowed_lateness) <= watermark_ &&
-         revisions_.begin()->first <= fired_upto_)
+  // A start's last window ends at start + size (for every pane-based kind).
+  while (!revisions_.empty()) {
+    Timestamp last_end = SatAdd(revisions_.begin()->first, plan_.window.size);
+    if (SatAdd(last_end, plan_.allowed_lateness) > watermark_ || last_end > fired_upto_) break;
     revisions_.erase(revisions_.begin());
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

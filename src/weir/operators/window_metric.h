@@ -87,6 +87,8 @@ class WindowMetric final : public runtime::Metric {
   }
   std::optional<Timestamp> InputWatermark(uint32_t source) const override;
 
+  Result<std::vector<std::string>> Reaggregate(const std::vector<store::StoredState>& rows,
+                                               const runtime::ReaggregateRequest& request) const override;
   void SaveState(std::string& out) const override;
   Status RestoreState(std::string_view in) override;
   uint64_t StateFingerprint() const override;
@@ -149,7 +151,8 @@ class WindowMetric final : public runtime::Metric {
   };
   char* AssignSession(uint32_t group, Timestamp t, int8_t weight, Timestamp wm);
   /// True if a record at `t` would merge two or more sessions of `group`.
-  bool SessionMerges(uint32_t group, Timestamp t) const;
+  bool SessionMerges(uint32_t group, Timestamp t, Timestamp wm) const;
+  bool SessionLive(const Session& s, Timestamp wm) const;
   void FireSessions(Timestamp wm, runtime::Emitter& out);
   void EmitSessionsEarly(runtime::Emitter& out);
   void DestroySession(uint32_t id);
@@ -159,7 +162,7 @@ class WindowMetric final : public runtime::Metric {
   uint32_t key_count_, agg_count_, select_count_;
   GroupTable groups_;
   std::map<Timestamp, Pane> panes_;
-  std::map<Timestamp, uint64_t> revisions_;  ///< window end -> emissions so far
+  std::map<Timestamp, uint64_t> revisions_;  ///< window start -> emissions so far
   std::vector<Input> inputs_;
   Timestamp watermark_ = kMinTimestamp;
   Timestamp fired_upto_ = kMinTimestamp;  ///< every window ending at or before this has fired

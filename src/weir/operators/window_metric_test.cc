@@ -206,7 +206,8 @@ TEST(SessionWindow, SessionsPerGroupCloseAfterGap) {
   auto rows = h.out.Take();
   ASSERT_EQ(rows.size(), 2u);
   std::sort(rows.begin(), rows.end());
-  EXPECT_EQ(rows[0], R"({"metric":"sessions","window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:55:00.000Z","user":"a","events":3,"spent":8,"revision":1,"final":true})");
+  EXPECT_EQ(rows[0], R"({"metric":"sessions","window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:55:00.000Z","user":"a","events":3,"spent":8,"revision":2,"final":true})");
+  // Session rows carry their sequence number as revision: b closed first.
   EXPECT_EQ(rows[1], R"({"metric":"sessions","window_start":"2026-01-01T00:05:00.000Z","window_end":"2026-01-01T00:35:00.000Z","user":"b","events":1,"spent":2,"revision":1,"final":true})");
   h.End();
   rows = h.out.Take();
@@ -239,8 +240,8 @@ TEST(SessionWindow, LateMergeDeletesTheEmittedRow) {
   rows = h.out.Take();
   std::sort(rows.begin(), rows.end());
   ASSERT_EQ(rows.size(), 2u) << rows[0];
-  EXPECT_EQ(rows[0], R"({"metric":"sessions","window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T01:20:00.000Z","user":"a","events":3,"spent":7,"revision":2,"final":true})");
-  EXPECT_EQ(rows[1], R"({"metric":"sessions","window_start":"2026-01-01T00:50:00.000Z","window_end":"2026-01-01T01:20:00.000Z","user":"a","events":null,"spent":null,"revision":2,"final":true,"deleted":true})");
+  EXPECT_EQ(rows[0], R"({"metric":"sessions","window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T01:20:00.000Z","user":"a","events":3,"spent":7,"revision":4,"final":true})");
+  EXPECT_EQ(rows[1], R"({"metric":"sessions","window_start":"2026-01-01T00:50:00.000Z","window_end":"2026-01-01T01:20:00.000Z","user":"a","events":null,"spent":null,"revision":3,"final":true,"deleted":true})");
 }
 
 // A run cut in two by a checkpoint (state saved, restored into a fresh metric) emits exactly

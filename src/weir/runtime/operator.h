@@ -9,11 +9,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "weir/base/result.h"
 #include "weir/base/time.h"
 #include "weir/model/batch.h"
 #include "weir/model/results.h"
+#include "weir/store/result_store.h"
 
 namespace weir::runtime {
 
@@ -47,6 +49,13 @@ struct InputPartition {
 class PreparedState {
  public:
   virtual ~PreparedState() = default;
+};
+
+/// A query for results coarser than the metric's own: `window` a multiple of the metric's
+/// window (0 = the metric's own), `group_by` a subset of its group keys (in that order).
+struct ReaggregateRequest {
+  Duration window = 0;
+  std::vector<std::string> group_by;
 };
 
 /// Progress numbers of a metric, for telemetry. Read on the pipeline thread.
@@ -87,6 +96,11 @@ class Metric {
   virtual std::string StatusJson(Timestamp now) const = 0;
   virtual uint64_t late_records() const = 0;
   virtual MetricNumbers Numbers() const = 0;
+  /// Merges stored partial states (rows of this metric, oldest window first) into coarser
+  /// windows and/or fewer group keys, and returns the result rows as JSON. Thread-safe: reads
+  /// only the metric's definition. Errors name what cannot be done and why.
+  virtual Result<std::vector<std::string>> Reaggregate(const std::vector<store::StoredState>& rows,
+                                                       const ReaggregateRequest& request) const = 0;
   /// The watermark this metric derives from `source` (the minimum over its partitions), if the
   /// metric reads it and has seen event time from it.
   virtual std::optional<Timestamp> InputWatermark(uint32_t source) const = 0;

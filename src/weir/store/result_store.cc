@@ -1,6 +1,7 @@
 #include "weir/store/result_store.h"
 
 #include <algorithm>
+#include <cstring>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -38,6 +39,25 @@ std::string WindowKey(std::string_view metric, Timestamp start) {
   std::string k = MetricPrefix(kResultPrefix, metric);
   PutBigEndian(SortableTime(start), k);
   return k;
+}
+
+// Row values: 4-byte length of the JSON row, the JSON row, then the partial state.
+std::string_view JsonPart(std::string_view v) {
+  if (v.size() < 4) return {};
+  uint32_t n;
+  std::memcpy(&n, v.data(), 4);
+  return v.substr(4, std::min<size_t>(n, v.size() - 4));
+}
+std::string_view StatePart(std::string_view v) {
+  if (v.size() < 4) return {};
+  uint32_t n;
+  std::memcpy(&n, v.data(), 4);
+  return 4 + static_cast<size_t>(n) <= v.size() ? v.substr(4 + n) : std::string_view();
+}
+Timestamp WindowStartOf(std::string_view be8) {
+  uint64_t u = 0;
+  for (char c : be8) u = (u << 8) | static_cast<uint8_t>(c);
+  return static_cast<Timestamp>(u ^ (1ULL << 63));
 }
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
@@ -136,8 +156,11 @@ Status ResultStore::Write(const ResultBatch& batch) {
       wb.Delete(key);
       continue;
     }
-    value.clear();
+    value.assign(4, '\0');
     AppendResultJson(schema, row, value);
+    uint32_t json_len = static_cast<uint32_t>(value.size() - 4);
+    std::memcpy(value.data(), &json_len, 4);
+    value.append(row.state);
     wb.Put(key, value);
   }
   rocksdb::WriteOptions wo;
@@ -209,7 +232,16 @@ Result<QueryResult> ResultStore::Query(const ResultQuery& q) const {
       out.truncated = true;
       break;
     }
-    out.rows.emplace_back(it->value().data(), it->value().size());
+    std::string_view v(it->value().data(), it->value().size());
+    out.rows.emplace_back(JsonPart(v));
+    if (q.with_states) {
+      StoredState st;
+      std::string_view tuple = k.substr(prefix.size() + 8);
+      st.window_start = WindowStartOf(k.substr(prefix.size(), 8));
+      st.keys.assign(tuple);
+      st.state.assign(StatePart(v));
+      out.states.push_back(std::move(st));
+    }
   }
   if (!it->status().ok()) return Fail("result store: query: {}", it->status().ToString());
   return out;

@@ -29,10 +29,19 @@ struct ResultQuery {
   std::vector<std::pair<std::string, std::string>> filters;
   size_t limit = 100000;
   bool newest_first = false;
+  bool with_states = false;  ///< also return each row's group key and partial state
+};
+
+/// A stored row's partial state, for re-aggregation.
+struct StoredState {
+  Timestamp window_start;
+  std::string keys;   ///< the group key tuple (model/key_codec.h)
+  std::string state;  ///< ResultRow::state as emitted
 };
 
 struct QueryResult {
   std::vector<std::string> rows;  ///< JSON objects as written by AppendResultJson
+  std::vector<StoredState> states;  ///< with_states: one per row, in the same order
   bool truncated = false;         ///< more rows matched than `limit`
 };
 
