@@ -132,6 +132,30 @@ TEST_F(HttpIngest, AllThreeFormsAreCountedExactly) {
             R"({"metric":"revenue_per_minute","window_start":"2026-02-16T10:30:00.000Z","window_end":"2026-02-16T10:31:00.000Z","currency":"EUR","count":1,"total_revenue":7.25,"avg_order_value":7.25,"revision":1,"final":true},)"
             R"({"metric":"revenue_per_minute","window_start":"2026-02-16T10:30:00.000Z","window_end":"2026-02-16T10:31:00.000Z","currency":"USD","count":3,"total_revenue":32,"avg_order_value":10.666666666666666,"revision":1,"final":true}]})");
 
+  // Re-aggregated: to an hour (the same numbers here), to all currencies together, in the
+  // query shape of seed 004, and as CSV.
+  q = Get("/api/v1/metrics/revenue_per_minute?window=1h&order_by=total_revenue%20desc");
+  EXPECT_EQ(q.body,
+            R"({"metric":"revenue_per_minute","count":2,"truncated":false,"rows":[)"
+            R"({"metric":"revenue_per_minute","window_start":"2026-02-16T10:00:00.000Z","window_end":"2026-02-16T11:00:00.000Z","currency":"USD","count":3,"total_revenue":32,"avg_order_value":10.666666666666666},)"
+            R"({"metric":"revenue_per_minute","window_start":"2026-02-16T10:00:00.000Z","window_end":"2026-02-16T11:00:00.000Z","currency":"EUR","count":1,"total_revenue":7.25,"avg_order_value":7.25}]})");
+  q = Get("/api/v1/metrics/revenue_per_minute?window=1h&group_by=");
+  EXPECT_NE(q.body.find(R"("window_end":"2026-02-16T11:00:00.000Z","count":4,"total_revenue":39.25,"avg_order_value":9.8125})"),
+            std::string::npos)
+      << q.body;
+  q = Get("/api/v1/metrics?metric=revenue_per_minute&group_by=currency&start_time=2026-02-16T00:00:00Z&end_time=2026-02-16T23:59:59Z&window=1h");
+  EXPECT_NE(q.body.find(R"("count":2,)"), std::string::npos) << q.body;
+  q = Get("/api/v1/metrics/revenue_per_minute?format=csv&currency=EUR");
+  EXPECT_EQ(q.body,
+            "window_start,window_end,currency,count,total_revenue,avg_order_value,revision,final\n"
+            "2026-02-16T10:30:00.000Z,2026-02-16T10:31:00.000Z,EUR,1,7.25,7.25,1,true\n");
+  q = Get("/api/v1/metrics/revenue_per_minute?window=90s");
+  EXPECT_EQ(q.status, 400);
+  EXPECT_NE(q.body.find("must be a multiple of 1m"), std::string::npos) << q.body;
+  q = Get("/api/v1/metrics/revenue_per_minute?group_by=country");
+  EXPECT_EQ(q.status, 400);
+  EXPECT_NE(q.body.find("'country' is not a group key"), std::string::npos) << q.body;
+
   q = WaitForRows("/api/v1/metrics/views_per_minute?country=DE", 1);
   ASSERT_EQ(q.status, 200);
   EXPECT_NE(q.body.find(R"("country":"DE","views":2,)"), std::string::npos) << q.body;

@@ -667,6 +667,12 @@ std::vector<const MetricSchema*> Pipeline::metric_schemas() const {
   return out;
 }
 
+const Metric* Pipeline::metric(std::string_view id) const {
+  for (auto& m : impl_->metrics)
+    if (m->schema().id == id) return m.get();
+  return nullptr;
+}
+
 std::string Pipeline::StatusJson() const {
   std::lock_guard lock(impl_->mu);
   return impl_->status;

@@ -65,6 +65,8 @@ class Pipeline {
   store::ResultStore* store() const;
   std::vector<IngestEndpoint*> ingest_endpoints() const;
   std::vector<const MetricSchema*> metric_schemas() const;
+  /// A metric by id (its const methods, such as Reaggregate, are safe from any thread).
+  const Metric* metric(std::string_view id) const;
   /// /api/v1/status body (a snapshot at most one timer interval old).
   std::string StatusJson() const;
   /// Prometheus text exposition of the pipeline's counters, gauges and latency histogram.

@@ -1,6 +1,9 @@
 #include "weir/server/api.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
+#include <simdjson.h>
 
 namespace weir::server {
 
@@ -45,10 +48,104 @@ Response UnknownMetric(runtime::Pipeline& p, std::string_view id) {
 }
 
 // start/end/limit/order and group-key filters; `aliases` maps seed-style names (start_time).
+// The columns of a metric's rows, in order (for CSV).
+std::vector<std::string> Columns(const MetricSchema& m, const std::vector<std::string>* keys, bool reaggregated) {
+  std::vector<std::string> cols;
+  if (m.windowed) cols = {"window_start", "window_end"};
+  for (const auto& k : keys ? *keys : m.key_names) cols.push_back(k);
+  for (const auto& v : m.value_names) cols.push_back(v);
+  if (!reaggregated) cols.insert(cols.end(), {"revision", "final"});
+  return cols;
+}
+
+std::string CsvField(simdjson::dom::element e) {
+  std::string s;
+  switch (e.type()) {
+    case simdjson::dom::element_type::STRING: {
+      std::string_view v = e.get_string().value_unsafe();
+      if (v.find_first_of(",\"\n\r") == std::string_view::npos) return std::string(v);
+      s = "\"";
+      for (char c : v) {
+        if (c == '"') s += '"';
+        s += c;
+      }
+      return s + "\"";
+    }
+    case simdjson::dom::element_type::NULL_VALUE: return "";
+    default: return simdjson::minify(e);
+  }
+}
+
+/// Rows (JSON objects) as CSV with a header line.
+Result<std::string> ToCsv(const std::vector<std::string>& rows, const std::vector<std::string>& cols) {
+  std::string out;
+  for (size_t i = 0; i < cols.size(); ++i) out += (i ? "," : "") + cols[i];
+  out += "\n";
+  simdjson::dom::parser parser;
+  for (const auto& row : rows) {
+    simdjson::dom::element doc;
+    if (auto err = parser.parse(row).get(doc)) return Fail("stored row is not JSON: {}", simdjson::error_message(err));
+    for (size_t i = 0; i < cols.size(); ++i) {
+      if (i) out += ',';
+      simdjson::dom::element v;
+      if (!doc[cols[i]].get(v)) out += CsvField(v);
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+/// Sorts rows by one field (numbers by value, the rest as text); missing fields last.
+Status SortRows(std::vector<std::string>& rows, const std::string& field, bool desc) {
+  struct Keyed {
+    bool present, number;
+    double num;
+    std::string text;
+    size_t index;
+  };
+  std::vector<Keyed> keys;
+  simdjson::dom::parser parser;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    simdjson::dom::element doc, v;
+    if (parser.parse(rows[i]).get(doc)) return Fail("stored row is not JSON");
+    Keyed k{false, false, 0, {}, i};
+    if (!doc[field].get(v)) {
+      k.present = !v.is_null();
+      if (v.is_number()) {
+        k.number = true;
+        k.num = v.get_double().value_unsafe();
+      } else {
+        k.text = simdjson::minify(v);
+      }
+    }
+    keys.push_back(std::move(k));
+  }
+  std::stable_sort(keys.begin(), keys.end(), [&](const Keyed& a, const Keyed& b) {
+    if (a.present != b.present) return a.present;
+    if (a.number != b.number) return a.number;
+    bool less = a.number ? a.num < b.num : a.text < b.text;
+    bool greater = a.number ? b.num < a.num : b.text < a.text;
+    return desc ? greater : less;
+  });
+  std::vector<std::string> sorted;
+  sorted.reserve(rows.size());
+  for (const auto& k : keys) sorted.push_back(std::move(rows[k.index]));
+  rows = std::move(sorted);
+  return Ok();
+}
+
+// start/end/limit/order/window/group_by/order_by/format and group-key filters; seed-style
+// aliases start_time/end_time; `metric` when the route is /api/v1/metrics?metric=.
 Response QueryMetric(runtime::Pipeline& p, const MetricSchema& m, const Request& req, bool allow_metric_param) {
   store::ResultQuery q;
   q.metric = m.id;
   Timestamp now = NowMillis();
+  runtime::ReaggregateRequest re;
+  re.group_by = m.key_names;  // unless group_by says otherwise
+  bool reaggregate = false;
+  std::string format = "json", order_field;
+  bool order_desc = false;
+  size_t limit = 100000;
   for (const auto& [name, value] : req.query) {
     if (name == "start" || name == "start_time" || name == "from") {
       auto t = ParseTimeParam(value, now);
@@ -62,11 +159,37 @@ Response QueryMetric(runtime::Pipeline& p, const MetricSchema& m, const Request&
       auto n = ParseNumber(value);
       if (!n || !n->is_int() || n->as_int() <= 0 || n->as_int() > 1'000'000)
         return Response::Error(400, fmt::format("parameter 'limit': expected an integer from 1 to 1000000, found '{}'", value));
-      q.limit = static_cast<size_t>(n->as_int());
+      limit = static_cast<size_t>(n->as_int());
     } else if (name == "order") {
       if (value != "asc" && value != "desc")
         return Response::Error(400, fmt::format("parameter 'order': expected 'asc' or 'desc', found '{}'", value));
       q.newest_first = value == "desc";
+    } else if (name == "window") {
+      auto d = ParseDuration(value);
+      if (!d || *d <= 0) return Response::Error(400, fmt::format("parameter 'window': {}", d ? "must be positive" : d.error().message));
+      re.window = *d;
+      reaggregate = true;
+    } else if (name == "group_by") {
+      re.group_by.clear();
+      for (size_t at = 0; at <= value.size();) {
+        size_t comma = value.find(',', at);
+        if (comma == std::string::npos) comma = value.size();
+        std::string k = value.substr(at, comma - at);
+        if (!k.empty()) re.group_by.push_back(k);
+        at = comma + 1;
+      }
+      reaggregate = true;
+    } else if (name == "order_by") {
+      std::string_view v = value;
+      order_field = std::string(v.substr(0, v.find(' ')));
+      std::string_view dir = v.find(' ') == std::string_view::npos ? "" : v.substr(v.find(' ') + 1);
+      if (dir != "" && dir != "asc" && dir != "desc")
+        return Response::Error(400, fmt::format("parameter 'order_by': expected 'field [asc|desc]', found '{}'", value));
+      order_desc = dir == "desc";
+    } else if (name == "format") {
+      if (value != "json" && value != "csv")
+        return Response::Error(400, fmt::format("parameter 'format': expected 'json' or 'csv', found '{}'", value));
+      format = value;
     } else if (allow_metric_param && name == "metric") {
       continue;
     } else if (std::find(m.key_names.begin(), m.key_names.end(), name) != m.key_names.end()) {
@@ -74,13 +197,49 @@ Response QueryMetric(runtime::Pipeline& p, const MetricSchema& m, const Request&
     } else {
       std::string keys;
       for (const auto& k : m.key_names) keys += ", " + k;
-      return Response::Error(400, fmt::format("unknown parameter '{}'; expected start, end, limit, order{}", name, keys));
+      return Response::Error(
+          400, fmt::format("unknown parameter '{}'; expected start, end, window, group_by, order_by, order, limit, "
+                           "format{}",
+                           name, keys));
     }
   }
   if (q.start > q.end) return Response::Error(400, "parameter 'start' is after 'end'");
-  auto r = p.store()->Query(q);
-  if (!r) return Response::Error(400, r.error().message);
-  return Response::Json(200, RowsJson(m.id, r->rows, r->truncated));
+  std::vector<std::string> rows;
+  bool truncated = false;
+  if (reaggregate) {
+    const runtime::Metric* metric = p.metric(m.id);
+    if (!metric) return Response::Error(404, fmt::format("unknown metric '{}'", m.id));
+    if (re.window && q.start != kMinTimestamp) q.start = AlignDown(q.start, re.window);
+    q.with_states = true;
+    q.limit = 10'000'000;
+    auto r = p.store()->Query(q);
+    if (!r) return Response::Error(400, r.error().message);
+    auto merged = metric->Reaggregate(r->states, re);
+    if (!merged) return Response::Error(400, merged.error().message);
+    rows = std::move(*merged);
+    if (q.newest_first) std::reverse(rows.begin(), rows.end());
+  } else {
+    q.limit = limit;
+    auto r = p.store()->Query(q);
+    if (!r) return Response::Error(400, r.error().message);
+    rows = std::move(r->rows);
+    truncated = r->truncated;
+  }
+  if (!order_field.empty()) {
+    if (auto st = SortRows(rows, order_field, order_desc); !st) return Response::Error(500, st.error().message);
+  }
+  if (rows.size() > limit) {
+    rows.resize(limit);
+    truncated = true;
+  }
+  if (format == "csv") {
+    auto csv = ToCsv(rows, Columns(m, reaggregate && !re.group_by.empty() ? &re.group_by : nullptr, reaggregate));
+    if (!csv) return Response::Error(500, csv.error().message);
+    Response resp = Response::Text(200, std::move(*csv));
+    resp.content_type = "text/csv; charset=utf-8";
+    return resp;
+  }
+  return Response::Json(200, RowsJson(m.id, rows, truncated));
 }
 
 std::string MetricsListJson(runtime::Pipeline& p) {
