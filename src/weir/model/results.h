@@ -23,6 +23,8 @@ struct MetricSchema {
   std::vector<std::string> value_names; ///< select names, in order
   bool windowed = true;                 ///< false for `window: none` (no start/end)
   bool top_n = false;                   ///< order_by + limit: each emission replaces the window's rows
+  Duration window_size = 0;             ///< tumbling/sliding/cumulative size, session gap
+  Duration allowed_lateness = 0;
 };
 
 /// One result row. keys/values point into the owning ResultBatch.

@@ -117,6 +117,9 @@ std::unique_ptr<runtime::Metric> MakeWindowMetric(const spec::MetricSpec& spec, 
   plan.idle_timeout = spec.idle_timeout;
   plan.emit_early = spec.emit_early;
   plan.limit = spec.limit;
+  plan.retention = spec.retention;
+  plan.schema.window_size = spec.window.size;
+  plan.schema.allowed_lateness = spec.allowed_lateness;
   plan.state_size = 8;  // every state row starts with the group's net record count
   for (const auto& s : ctx.sources) plan.source_ids.push_back(s.id);
 

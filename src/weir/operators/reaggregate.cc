@@ -10,7 +10,8 @@
 namespace weir::operators {
 
 Result<std::vector<std::string>> WindowMetric::Reaggregate(const std::vector<store::StoredState>& rows,
-                                                           const runtime::ReaggregateRequest& req) const {
+                                                           const runtime::ReaggregateRequest& req,
+                                                           std::vector<store::StoredState>* merged) const {
   const std::string& id = plan_.schema.id;
   if (plan_.window.kind != spec::WindowKind::kTumbling)
     return Fail("metric '{}' has {} windows; 'window' and 'group_by' re-aggregate tumbling windows only", id,
@@ -122,6 +123,12 @@ Result<std::vector<std::string>> WindowMetric::Reaggregate(const std::vector<sto
       }
       row += '}';
       out.push_back(std::move(row));
+      if (merged) {
+        store::StoredState ms{acc.start, acc.keys, {}};
+        aggregate::PutI64(ms.state, *reinterpret_cast<const int64_t*>(acc.state.get()));
+        for (const auto& a : plan_.aggregates) a.fn->Serialize(acc.state.get() + a.offset, ms.state);
+        merged->push_back(std::move(ms));
+      }
     }
   }
   for (Acc& acc : accs) destroy(acc.state.get());

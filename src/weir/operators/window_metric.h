@@ -62,6 +62,7 @@ struct MetricPlan {
   expr::ProgramPtr having;
   std::vector<std::pair<uint32_t, bool>> order_by;  ///< result-row slot, descending
   int64_t limit = 0;
+  spec::RetentionSpec retention;
 };
 
 /// Builds the metric for `spec` (registered as the pipeline's metric factory).
@@ -88,7 +89,9 @@ class WindowMetric final : public runtime::Metric {
   std::optional<Timestamp> InputWatermark(uint32_t source) const override;
 
   Result<std::vector<std::string>> Reaggregate(const std::vector<store::StoredState>& rows,
-                                               const runtime::ReaggregateRequest& request) const override;
+                                               const runtime::ReaggregateRequest& request,
+                                               std::vector<store::StoredState>* merged = nullptr) const override;
+  const spec::RetentionSpec& retention() const override { return plan_.retention; }
   void SaveState(std::string& out) const override;
   Status RestoreState(std::string_view in) override;
   uint64_t StateFingerprint() const override;

@@ -15,6 +15,7 @@
 #include "weir/base/time.h"
 #include "weir/model/batch.h"
 #include "weir/model/results.h"
+#include "weir/spec/spec.h"
 #include "weir/store/result_store.h"
 
 namespace weir::runtime {
@@ -99,8 +100,13 @@ class Metric {
   /// Merges stored partial states (rows of this metric, oldest window first) into coarser
   /// windows and/or fewer group keys, and returns the result rows as JSON. Thread-safe: reads
   /// only the metric's definition. Errors name what cannot be done and why.
+  /// With `merged`, also returns each output row's key tuple and merged partial state (in the
+  /// same order as the rows), so that the rows can be stored and merged again (downsampling).
   virtual Result<std::vector<std::string>> Reaggregate(const std::vector<store::StoredState>& rows,
-                                                       const ReaggregateRequest& request) const = 0;
+                                                       const ReaggregateRequest& request,
+                                                       std::vector<store::StoredState>* merged = nullptr) const = 0;
+  /// How long this metric keeps its rows, and its downsampling tiers.
+  virtual const spec::RetentionSpec& retention() const = 0;
   /// The watermark this metric derives from `source` (the minimum over its partitions), if the
   /// metric reads it and has seen event time from it.
   virtual std::optional<Timestamp> InputWatermark(uint32_t source) const = 0;

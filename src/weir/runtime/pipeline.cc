@@ -8,6 +8,7 @@
 #include "weir/base/log.h"
 #include "weir/runtime/checkpoint.h"
 #include "weir/runtime/queue.h"
+#include "weir/runtime/retention.h"
 #include "weir/runtime/telemetry.h"
 
 namespace weir::runtime {
@@ -109,6 +110,8 @@ struct Pipeline::Impl : Emitter {
   spec::DurabilitySpec durability;
   std::string data_dir;
   std::unique_ptr<CheckpointStore> checkpoints;
+  std::unique_ptr<RetentionJob> retention;
+  Timestamp last_retention_at = 0;
   std::optional<Checkpoint> restored;
   std::vector<std::string> skipped_checkpoints;
   std::vector<std::vector<int64_t>> positions;  // per source, per partition: last applied
@@ -265,6 +268,10 @@ struct Pipeline::Impl : Emitter {
         FlushSinks();
         if (checkpoints && changed_since_checkpoint && now - last_checkpoint_at >= durability.checkpoint_interval)
           TakeCheckpoint();
+        if (retention && now - last_retention_at >= 1000) {
+          last_retention_at = now;
+          retention->Run();
+        }
         Snapshot(now);
       } else if (idle) {
         // Caught up: publish the status now, so that what a client just saw acknowledged and
@@ -275,6 +282,7 @@ struct Pipeline::Impl : Emitter {
       if (stop_requested && !queue.closed()) queue.Close();
     }
     FlushSinks();
+    if (retention) retention->Run();
     if (checkpoints && changed_since_checkpoint) TakeCheckpoint();  // the final one, on the way out
     Snapshot(NowMillis());
     std::lock_guard lock(mu);
@@ -600,6 +608,7 @@ Status Pipeline::Start() {
     WEIR_LOG_INFO("restored checkpoint {} from {}", p.restored->id, p.checkpoints->dir());
   }
   for (auto& m : p.metrics) p.store->RegisterMetric(m->schema());
+  p.retention = std::make_unique<RetentionJob>(*p.store, p.metrics);
   for (auto& s : p.sinks) {
     s.sink->SetLayout(&p.layout);
     if (auto st = s.sink->Open(); !st) {
@@ -665,6 +674,10 @@ std::vector<const MetricSchema*> Pipeline::metric_schemas() const {
   std::vector<const MetricSchema*> out;
   for (auto& m : impl_->metrics) out.push_back(&m->schema());
   return out;
+}
+
+std::vector<RetentionLevel> Pipeline::RetentionLevels(std::string_view metric) const {
+  return impl_->retention ? impl_->retention->Levels(metric) : std::vector<RetentionLevel>();
 }
 
 const Metric* Pipeline::metric(std::string_view id) const {

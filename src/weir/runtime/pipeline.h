@@ -21,6 +21,7 @@
 
 #include "weir/runtime/ingest.h"
 #include "weir/runtime/registry.h"
+#include "weir/runtime/retention.h"
 #include "weir/store/result_store.h"
 
 namespace weir::runtime {
@@ -65,6 +66,9 @@ class Pipeline {
   store::ResultStore* store() const;
   std::vector<IngestEndpoint*> ingest_endpoints() const;
   std::vector<const MetricSchema*> metric_schemas() const;
+  /// Where a metric's rows are kept (level 0: its own rows; then downsampled tiers), for query
+  /// planning; empty if it has no retention. Any thread.
+  std::vector<RetentionLevel> RetentionLevels(std::string_view metric) const;
   /// A metric by id (its const methods, such as Reaggregate, are safe from any thread).
   const Metric* metric(std::string_view id) const;
   /// /api/v1/status body (a snapshot at most one timer interval old).

@@ -212,9 +212,34 @@ Response QueryMetric(runtime::Pipeline& p, const MetricSchema& m, const Request&
     if (re.window && q.start != kMinTimestamp) q.start = AlignDown(q.start, re.window);
     q.with_states = true;
     q.limit = 10'000'000;
+    // Rows older than the metric's own retention live in downsampled tiers: read the finest
+    // tier that fits the asked window and reaches back far enough, then the recent rows.
+    std::vector<store::StoredState> states;
+    auto levels = p.RetentionLevels(m.id);
+    Timestamp recent_from = q.start;
+    if (levels.size() > 1 && q.start < levels[0].from) {
+      const Duration want = re.window ? re.window : m.window_size;
+      const runtime::RetentionLevel* pick = nullptr;
+      for (size_t k = 1; k < levels.size(); ++k) {
+        if (want % levels[k].window != 0) continue;
+        if (!pick || levels[k].from <= q.start) pick = &levels[k];
+        if (levels[k].from <= q.start) break;
+      }
+      if (pick) {
+        store::ResultQuery tq = q;
+        tq.metric = pick->id;
+        tq.end = std::min(q.end, pick->upto);
+        auto tr = p.store()->Query(tq);
+        if (!tr) return Response::Error(400, tr.error().message);
+        states = std::move(tr->states);
+        recent_from = std::max(q.start, pick->upto);
+      }
+    }
+    q.start = recent_from;
     auto r = p.store()->Query(q);
     if (!r) return Response::Error(400, r.error().message);
-    auto merged = metric->Reaggregate(r->states, re);
+    states.insert(states.end(), std::make_move_iterator(r->states.begin()), std::make_move_iterator(r->states.end()));
+    auto merged = metric->Reaggregate(states, re);
     if (!merged) return Response::Error(400, merged.error().message);
     rows = std::move(*merged);
     if (q.newest_first) std::reverse(rows.begin(), rows.end());

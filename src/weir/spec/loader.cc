@@ -566,6 +566,37 @@ void Loader::LoadMetric(const ConfigNode& node, const Pipeline& p, MetricSpec& m
   m.emit_early = PositiveDuration(emit, "early", false);
   emit.RejectUnknownKeys();
 
+  // retention: { keep: 7d, downsample: [ { window: 1h, keep: 90d }, … ] }
+  ConfigNode ret = r.Child("retention");
+  if (ret.defined()) {
+    ConfigReader rr(ret, diags_);
+    m.retention.keep = PositiveDuration(rr, "keep", false);
+    ConfigNode tiers = rr.Child("downsample");
+    if (tiers.defined() && !tiers.is_sequence()) {
+      diags_.Error(tiers.location(), fmt::format("expected a list of {{ window: D, keep: D }}, found {}", tiers.Describe()));
+    } else if (tiers.defined()) {
+      Duration previous = m.window.kind == WindowKind::kTumbling ? m.window.size : 0;
+      for (size_t i = 0; i < tiers.size(); ++i) {
+        ConfigReader tr(tiers[i], diags_);
+        DownsampleSpec t;
+        t.location = tiers[i].location();
+        auto w = PositiveDuration(tr, "window", true);
+        t.keep = PositiveDuration(tr, "keep", false);
+        tr.RejectUnknownKeys();
+        if (!w) continue;
+        t.window = *w;
+        if (m.window.kind != WindowKind::kTumbling)
+          diags_.Error(t.location, "downsampling builds coarser windows from tumbling ones; this metric's window is not tumbling");
+        else if (previous > 0 && (t.window <= previous || t.window % previous != 0))
+          diags_.Error(t.location, fmt::format("downsample window {} must be a multiple of, and larger than, {}",
+                                               FormatDuration(t.window), FormatDuration(previous)));
+        previous = t.window;
+        m.retention.downsample.push_back(t);
+      }
+    }
+    rr.RejectUnknownKeys();
+  }
+
   r.RejectUnknownKeys();
 }
 

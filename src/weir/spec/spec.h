@@ -80,6 +80,20 @@ struct OrderBy {
   bool descending = false;
 };
 
+/// One downsampling tier: rows re-aggregated to `window`, kept for `keep`.
+struct DownsampleSpec {
+  Duration window = 0;
+  std::optional<Duration> keep;  ///< unset: forever
+  Location location;
+};
+
+/// How long results are kept, and coarser copies kept longer. Ages are measured against the
+/// metric's watermark (event time), so that a replay keeps the same rows.
+struct RetentionSpec {
+  std::optional<Duration> keep;  ///< rows at the metric's own window; unset: forever
+  std::vector<DownsampleSpec> downsample;
+};
+
 struct MetricSpec {
   std::string id;
   std::string description;
@@ -96,6 +110,7 @@ struct MetricSpec {
   std::vector<OrderBy> order_by;
   int64_t limit = 0;  ///< 0 = no limit; top-N per window with order_by
   std::optional<Duration> emit_early;  ///< partial results this often while a window is open
+  RetentionSpec retention;
   Location location;
 };
 

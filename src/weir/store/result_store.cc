@@ -168,6 +168,50 @@ Status ResultStore::Write(const ResultBatch& batch) {
   return FromRocks(impl_->db->Write(wo, &wb), "write");
 }
 
+Status ResultStore::PutRows(std::string_view metric, const std::vector<StoredState>& states,
+                            const std::vector<std::string>& json) {
+  rocksdb::WriteBatch wb;
+  std::string key, value;
+  for (size_t i = 0; i < states.size() && i < json.size(); ++i) {
+    key = WindowKey(metric, states[i].window_start);
+    key += states[i].keys;
+    value.assign(4, '\0');
+    value += json[i];
+    uint32_t n = static_cast<uint32_t>(json[i].size());
+    std::memcpy(value.data(), &n, 4);
+    value += states[i].state;
+    wb.Put(key, value);
+  }
+  return FromRocks(impl_->db->Write(rocksdb::WriteOptions(), &wb), "write");
+}
+
+Status ResultStore::DeleteBefore(std::string_view metric, Timestamp start) {
+  rocksdb::WriteBatch wb;
+  wb.DeleteRange(WindowKey(metric, kMinTimestamp), WindowKey(metric, start));
+  return FromRocks(impl_->db->Write(rocksdb::WriteOptions(), &wb), "delete");
+}
+
+Result<std::optional<Timestamp>> ResultStore::NewestWindow(std::string_view metric) const {
+  std::string prefix = MetricPrefix(kResultPrefix, metric);
+  std::string upper = MetricPrefix(kResultPrefix, std::string(metric) + '\x01');
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
+  it->SeekForPrev(upper);
+  if (it->Valid() && it->key().starts_with(prefix) && it->key().size() >= prefix.size() + 8)
+    return std::optional<Timestamp>(WindowStartOf(std::string_view(it->key().data() + prefix.size(), 8)));
+  if (!it->status().ok()) return Fail("result store: {}", it->status().ToString());
+  return std::optional<Timestamp>();
+}
+
+Result<std::optional<Timestamp>> ResultStore::OldestWindow(std::string_view metric) const {
+  std::string prefix = MetricPrefix(kResultPrefix, metric);
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
+  it->Seek(prefix);
+  if (it->Valid() && it->key().starts_with(prefix) && it->key().size() >= prefix.size() + 8)
+    return std::optional<Timestamp>(WindowStartOf(std::string_view(it->key().data() + prefix.size(), 8)));
+  if (!it->status().ok()) return Fail("result store: {}", it->status().ToString());
+  return std::optional<Timestamp>();
+}
+
 Status ResultStore::WriteLate(const LateBatch& batch) {
   rocksdb::WriteBatch wb;
   std::string key, value;

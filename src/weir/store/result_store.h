@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -60,6 +61,14 @@ class ResultStore {
   void RegisterMetric(const MetricSchema& schema);
   /// Upserts every row of the batch (and first deletes the windows listed in `replaces`).
   Status Write(const ResultBatch& batch);
+  /// Upserts rows given in stored form (downsampled tiers): key tuple, JSON, partial state.
+  Status PutRows(std::string_view metric, const std::vector<StoredState>& states, const std::vector<std::string>& json);
+  /// Deletes a metric's rows whose window starts before `start`.
+  Status DeleteBefore(std::string_view metric, Timestamp start);
+  /// Start of the newest stored window of a metric, if any.
+  Result<std::optional<Timestamp>> NewestWindow(std::string_view metric) const;
+  /// Start of the oldest stored window of a metric, if any.
+  Result<std::optional<Timestamp>> OldestWindow(std::string_view metric) const;
   /// Appends late records.
   Status WriteLate(const LateBatch& batch);
 

@@ -1,0 +1,102 @@
+// Retention and downsampling through the weir binary: old per-minute rows are dropped after
+// their hour has been written to the hourly tier, and queries for hours (or two-hour windows)
+// read the tier and still return exact numbers.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "support/process.h"
+#include "weir/server/http_client.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kPipeline = R"(apiVersion: weir/v1
+kind: Pipeline
+metadata: { name: retention }
+spec:
+  sources:
+    - { type: http, id: ingest }
+  metrics:
+    - id: per_minute
+      event_time: ts
+      watermark: 0s
+      window: { tumbling: 1m }
+      group_by: { k: k }
+      select: { n: count(), total: sum(v), avg: avg(v) }
+      retention:
+        keep: 10m
+        downsample:
+          - { window: 1h, keep: 30d }
+)";
+
+constexpr int64_t kBase = 1767225600000;  // 2026-01-01T00:00:00Z
+
+TEST(Retention, OldRowsMoveToTheHourlyTierAndStayQueryable) {
+  fs::path dir = fs::path(::testing::TempDir()) / ("weir_retention_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "pipeline.yaml") << kPipeline;
+  auto proc = weir::testing::Process::Spawn({WEIR_BINARY, "run", (dir / "pipeline.yaml").string(), "--listen",
+                                             "127.0.0.1:0", "--port-file", (dir / "port").string(), "--data-dir",
+                                             (dir / "data").string()},
+                                            {}, (dir / "weir.log").string());
+  for (int i = 0; i < 500 && !fs::exists(dir / "port"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(fs::exists(dir / "port")) << weir::testing::ReadFile((dir / "weir.log").string());
+  auto client = weir::server::HttpClient::Connect(
+      "127.0.0.1", static_cast<uint16_t>(std::stoi(weir::testing::ReadFile((dir / "port").string()))));
+  ASSERT_TRUE(client);
+
+  // One event a minute for three hours, alternating keys; one at 09:55 and one at 10:00 (which
+  // moves the watermark there).
+  std::string body;
+  for (int i = 0; i < 180; ++i)
+    body += fmt::format(R"({{"ts":{},"k":"{}","v":{}}})", kBase + i * 60000 + 1000, i % 2 ? "b" : "a", i) + "\n";
+  body += fmt::format(R"({{"ts":{},"k":"a","v":0}})", kBase + 9 * 3600000 + 55 * 60000) + "\n";  // kept raw
+  body += fmt::format(R"({{"ts":{},"k":"a","v":0}})", kBase + 10 * 3600000) + "\n";
+  auto r = (*client)->Request("POST", "/api/v1/events", body, {{"Content-Type", "application/x-ndjson"}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 202) << r->body;
+
+  // The expected hourly rows, from the input.
+  auto hourly = [&](int h, const char* k) {
+    int64_t n = 0, total = 0;
+    for (int i = h * 60; i < h * 60 + 60; ++i)
+      if ((i % 2 ? "b" : "a") == std::string(k)) ++n, total += i;
+    return fmt::format(R"("k":"{}","n":{},"total":{},)", k, n, total);
+  };
+  std::string hours, raw;
+  for (int attempt = 0; attempt < 100; ++attempt) {  // the retention job runs about every second
+    auto rr = (*client)->Request("GET", "/api/v1/metrics/per_minute?end=2026-01-01T03:00:00Z");
+    ASSERT_TRUE(rr);
+    raw = rr->body;
+    auto h = (*client)->Request("GET", "/api/v1/metrics/per_minute?window=1h&end=2026-01-01T03:00:00Z");
+    ASSERT_TRUE(h);
+    hours = h->body;
+    if (raw.find(R"("count":0,)") != std::string::npos && hours.find(R"("count":6,)") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  // The per-minute rows of those three hours are gone; the hours are exact.
+  EXPECT_NE(raw.find(R"("count":0,)"), std::string::npos) << raw.substr(0, 300);
+  auto recent = (*client)->Request("GET", "/api/v1/metrics/per_minute?start=2026-01-01T09:00:00Z");
+  ASSERT_TRUE(recent);
+  EXPECT_NE(recent->body.find(R"("count":1,)"), std::string::npos) << recent->body;  // the last row stays
+  EXPECT_NE(hours.find(R"("count":6,)"), std::string::npos) << hours;
+  for (int h = 0; h < 3; ++h)
+    for (const char* k : {"a", "b"}) EXPECT_NE(hours.find(hourly(h, k)), std::string::npos) << h << k << hours;
+  // Two-hour windows merge hourly rows: hours 0-1 together.
+  auto two = (*client)->Request("GET", "/api/v1/metrics/per_minute?window=2h&group_by=&end=2026-01-01T02:00:00Z");
+  ASSERT_TRUE(two);
+  EXPECT_NE(two->body.find(R"("window_end":"2026-01-01T02:00:00.000Z","n":120,"total":7140,"avg":59.5})"),
+            std::string::npos)
+      << two->body;
+  proc.Signal(SIGTERM);
+  EXPECT_EQ(proc.Wait(std::chrono::seconds(20)), 0);
+  if (!HasFailure()) fs::remove_all(dir);
+}
+
+}  // namespace
