@@ -45,17 +45,23 @@ std::optional<Timestamp> ParseCanonical(std::string_view s) {
   const char* p = s.data();
   if (p[4] != '-' || p[7] != '-' || p[10] != 'T' || p[13] != ':' || p[16] != ':' || p[19] != '.' || p[23] != 'Z')
     return std::nullopt;
-  thread_local char cached_date[10] = {0};
+  thread_local uint64_t cached_date8 = 0;
+  thread_local uint16_t cached_date2 = 0;
   thread_local int64_t cached_days = 0;
   int64_t days;
-  if (std::memcmp(cached_date, p, 10) == 0) {
+  uint64_t d8;
+  uint16_t d2;
+  std::memcpy(&d8, p, 8);
+  std::memcpy(&d2, p + 8, 2);
+  if (d8 == cached_date8 && d2 == cached_date2 && cached_date8 != 0) {
     days = cached_days;
   } else {
     int y1, y2, mo, d;
     if (!TwoDigits(p, y1) || !TwoDigits(p + 2, y2) || !TwoDigits(p + 5, mo) || !TwoDigits(p + 8, d)) return std::nullopt;
     if (!year_month_day(year(y1 * 100 + y2), month(mo), day(d)).ok()) return std::nullopt;
     days = DaysFromCivil(y1 * 100 + y2, static_cast<unsigned>(mo), static_cast<unsigned>(d));
-    std::memcpy(cached_date, p, 10);
+    cached_date8 = d8;
+    cached_date2 = d2;
     cached_days = days;
   }
   int h, mi, sec, ms1, ms2;

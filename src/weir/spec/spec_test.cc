@@ -493,7 +493,7 @@ spec:
             "p.yaml:18:7: spec.metrics[0].gruop_by: unknown key 'gruop_by' (did you mean 'group_by'?)\n"
             "p.yaml:20:15: spec.metrics[0].emit.erly: unknown key 'erly' (did you mean 'early'?)\n"
             "p.yaml:21:7: spec.metrics[0].colour: unknown key 'colour' (known keys: allowed_lateness, description, "
-            "emit, event_time, from, group_by, having, id, idle_timeout, limit, order_by, select, watermark, where, "
+            "emit, event_time, from, group_by, having, id, idle_timeout, limit, order_by, retention, select, watermark, where, "
             "window)\n"
             "p.yaml:22:3: spec.sinkz: unknown key 'sinkz' (did you mean 'sinks'?)\n");
 
