@@ -520,7 +520,15 @@ Result<DecodeStats> JsonDecoder::DecodeDocument(const PaddedBuffer& buf, Batch& 
     if ((err = field.value().get(v))) break;
     od::json_type vt;
     if ((err = v.type().get(vt))) break;
-    if (keys == 1 && key == "events" && vt == od::json_type::array) {
+    if (keys == 1 && key == "event" && vt == od::json_type::object) {
+      // {"event": {…}}: one event, wrapped (as seed 003's clients send it).
+      od::object o;
+      if ((err = v.get_object().get(o))) break;
+      std::string_view raw;
+      if ((err = o.raw_json().get(raw))) break;
+      im.elements.assign(1, TrimRight(raw));
+      batch_form = true;
+    } else if (keys == 1 && key == "events" && vt == od::json_type::array) {
       od::array arr;
       if ((err = v.get_array().get(arr))) break;
       if ((err = collect_array(arr))) break;

@@ -90,7 +90,8 @@ class JsonDecoder {
   /// Same, over the range [begin, end) of a padded buffer (end may be before the buffer's end).
   DecodeStats DecodeNdjsonRange(const char* begin, const char* end, Batch& batch, std::vector<Reject>* rejects);
 
-  /// Decodes an HTTP request body: one JSON object, {"events":[…]} or a JSON array of objects.
+  /// Decodes an HTTP request body: one JSON object, {"events":[…]}, {"event":{…}} or a JSON
+  /// array of objects.
   /// A body that is not JSON at all, or of another shape, is an error (nothing decoded);
   /// individual events that are not objects are rejected by index.
   Result<DecodeStats> DecodeDocument(const PaddedBuffer& buf, Batch& batch, std::vector<Reject>* rejects);

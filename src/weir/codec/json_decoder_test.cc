@@ -125,6 +125,15 @@ TEST_F(Fixture, DocumentForms) {
     EXPECT_EQ(st->events, 1u);
     EXPECT_EQ(b.at(0, type).as_string(), "x");
   }
+  {
+    // {"event": {...}} is one event, unwrapped.
+    auto buf = PaddedBuffer::Copy(R"({"event":{"event_type":"click"}})");
+    Batch b(layout.width());
+    auto st = dec.DecodeDocument(*buf, b, nullptr);
+    ASSERT_TRUE(st);
+    EXPECT_EQ(st->events, 1u);
+    EXPECT_EQ(b.at(0, type).as_string(), "click");
+  }
   for (std::string_view bad : {"{\"event_type\":", "", "  ", "42", "{\"a\":1} {\"b\":2}"}) {
     auto buf = PaddedBuffer::Copy(bad);
     Batch b(layout.width());

@@ -510,6 +510,7 @@ std::unique_ptr<Pipeline> Pipeline::Plan(const spec::Pipeline& spec, const Regis
   };
 
   for (const auto& src : spec.sources) {
+    if (!src.enabled) continue;
     const SourceFactory* f = registry.FindSource(src.type);
     if (!f) {
       diags.Error(src.location, fmt::format("unknown source type '{}'; known types: {}", src.type,

@@ -445,6 +445,7 @@ void Loader::LoadSources(ConfigReader& spec, Pipeline& p) {
     s.node = item;
     s.location = item.location();
     s.type = r.RequiredString("type");
+    s.enabled = r.Bool("enabled", true);
     s.config = r.Child("config");
     ConfigReader config(s.config, diags_);  // reports a `config` that is not a map
     std::optional<std::string> id = EntryId(r, s.config);

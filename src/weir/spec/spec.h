@@ -52,6 +52,7 @@ struct NamedExpr {
 struct SourceSpec {
   std::string id;
   std::string type;   ///< http, file, simulator, kafka, ...
+  bool enabled = true;  ///< `enabled: false` (often `${VAR:-true}`) leaves the source out
   ConfigNode config;  ///< the `config:` map (undefined if absent)
   ConfigNode node;    ///< the whole entry
   Location location;
