@@ -20,6 +20,7 @@
 #include "weir/runtime/pipeline.h"
 #include "weir/server/api.h"
 #include "weir/server/http_server.h"
+#include "weir/server/live_routes.h"
 #include "weir/simulate/simulator.h"
 #include "weir/spec/spec.h"
 #include "weir/store/result_store.h"
@@ -72,6 +73,7 @@ struct RunOptions {
   std::string data_dir;
   std::string web_dir;
   std::string port_file;
+  size_t live_ring_rows = 10000;
   size_t workers = std::max(1u, std::thread::hardware_concurrency());
 };
 
@@ -102,6 +104,7 @@ int Run(const RunOptions& o) {
     std::tie(host, port) = *l;
   }
 
+  std::unique_ptr<server::LiveHub> live;  // declared before http: outlives the server's streams
   std::unique_ptr<server::HttpServer> http;
   if (spec.server.enabled) {
     auto made = server::HttpServer::Make({.host = host, .port = port});
@@ -110,7 +113,14 @@ int Run(const RunOptions& o) {
       return 1;
     }
     http = std::move(*made);
-    if (auto st = server::RegisterApi(*http, *pipeline); !st) {
+    if (auto st = server::RegisterApi(*http, *pipeline, [&live] { return live ? live->subscribers() : uint64_t{0}; });
+        !st) {
+      std::cerr << "error: " << st.error().message << "\n";
+      return 2;
+    }
+    live = std::make_unique<server::LiveHub>(pipeline->metric_schemas(), server::LiveOptions{.ring_rows = o.live_ring_rows});
+    pipeline->AddResultListener(live.get());
+    if (auto st = server::RegisterLiveRoutes(*http, *live, *pipeline); !st) {
       std::cerr << "error: " << st.error().message << "\n";
       return 2;
     }
@@ -129,32 +139,43 @@ int Run(const RunOptions& o) {
       pipeline->Stop();
       return 1;
     }
-    std::string base = fmt::format("http://{}:{}", host, http->port());
-    if (!o.port_file.empty()) {
-      // Written whole, then renamed: a reader never sees a partial number.
-      std::string tmp = o.port_file + ".tmp";
-      std::ofstream(tmp) << http->port() << "\n";
-      std::rename(tmp.c_str(), o.port_file.c_str());
-    }
-    WEIR_LOG_INFO("pipeline '{}' running; API on {}", spec.name, base);
-    std::cerr << fmt::format(
-        "\nWeir is running pipeline '{}'.\n"
-        "  health      {}/health\n"
-        "  status      {}/api/v1/status\n"
-        "  metrics     {}/api/v1/metrics\n",
-        spec.name, base, base, base);
-    for (const MetricSchema* m : pipeline->metric_schemas())
-      std::cerr << fmt::format("              {}/api/v1/metrics/{}\n", base, m->id);
-    for (auto* ep : pipeline->ingest_endpoints())
+  }
+
+  // Once every source takes input (logs replayed), the port file is written and the URLs printed:
+  // a script that waits for the port file can send at once.
+  std::atomic<bool> finished{false};
+  std::thread announcer;
+  if (http) {
+    announcer = std::thread([&] {
+      while (!pipeline->Ready() && !finished && !pipeline->failure())
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      if (finished || pipeline->failure()) return;
+      std::string base = fmt::format("http://{}:{}", host, http->port());
+      if (!o.port_file.empty()) {
+        // Written whole, then renamed: a reader never sees a partial number.
+        std::string tmp = o.port_file + ".tmp";
+        std::ofstream(tmp) << http->port() << "\n";
+        std::rename(tmp.c_str(), o.port_file.c_str());
+      }
+      WEIR_LOG_INFO("pipeline '{}' running; API on {}", spec.name, base);
       std::cerr << fmt::format(
-          "  ingest      curl -X POST {}{} -H 'Content-Type: application/json' \\\n"
-          "                -d '{{\"event_type\":\"page_view\",\"timestamp\":\"{}\",\"properties\":{{\"country\":\"US\"}}}}'\n",
-          base, ep->path(), FormatIso8601(NowMillis()));
-    std::cerr << "Press Ctrl-C to stop.\n\n";
+          "\nWeir is running pipeline '{}'.\n"
+          "  health      {}/health\n"
+          "  status      {}/api/v1/status\n"
+          "  metrics     {}/api/v1/metrics\n",
+          spec.name, base, base, base);
+      for (const MetricSchema* m : pipeline->metric_schemas())
+        std::cerr << fmt::format("              {}/api/v1/metrics/{}\n", base, m->id);
+      for (auto* ep : pipeline->ingest_endpoints())
+        std::cerr << fmt::format(
+            "  ingest      curl -X POST {}{} -H 'Content-Type: application/json' \\\n"
+            "                -d '{{\"event_type\":\"page_view\",\"timestamp\":\"{}\",\"properties\":{{\"country\":\"US\"}}}}'\n",
+            base, ep->path(), FormatIso8601(NowMillis()));
+      std::cerr << "Press Ctrl-C to stop.\n\n";
+    });
   }
 
   // Wait for: a signal, the end of every bounded input, or a fatal pipeline error.
-  std::atomic<bool> finished{false};
   std::thread waiter;
   if (pipeline->bounded()) {
     waiter = std::thread([&] {
@@ -171,6 +192,7 @@ int Run(const RunOptions& o) {
   sigwait(&signals, &sig);
   if (!finished) WEIR_LOG_INFO("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   finished = true;
+  if (announcer.joinable()) announcer.join();
   if (http) http->Stop(std::chrono::seconds(5));
   pipeline->Stop();
   waiter.join();
@@ -318,6 +340,9 @@ int Main(int argc, char** argv) {
   run_cmd->add_option("--data-dir", run.data_dir, "Directory for durable state (default .weir/<pipeline name>)");
   run_cmd->add_option("--web-dir", run.web_dir, "Directory of dashboard files served at /");
   run_cmd->add_option("--port-file", run.port_file, "Write the HTTP port here once listening (for scripts, --listen :0)");
+  run_cmd->add_option("--live-ring-rows", run.live_ring_rows, "Result rows kept per metric for live clients that resume")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{100000000}));
   run_cmd->add_option("--workers", run.workers, "Threads that decode and evaluate batches in parallel (results do not depend on it)")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));

@@ -131,6 +131,16 @@ char* WindowMetric::AssignSession(uint32_t group, Timestamp t, int8_t weight, Ti
   return t_s.state.get();
 }
 
+void WindowMetric::SortSessionItems(std::vector<EmitItem>& items) const {
+  // Session ids and group ids depend on allocation order, which differs after a restore; rows
+  // (and so their sequence numbers) go out in an order that depends on the data alone.
+  std::stable_sort(items.begin(), items.end(), [&](const EmitItem& a, const EmitItem& b) {
+    if (a.end != b.end) return a.end < b.end;
+    if (a.start != b.start) return a.start < b.start;
+    return groups_.key(a.group) < groups_.key(b.group);
+  });
+}
+
 void WindowMetric::FireSessions(Timestamp wm, runtime::Emitter& out) {
   std::vector<EmitItem> items = std::move(pending_deletions_);
   pending_deletions_.clear();
@@ -154,6 +164,7 @@ void WindowMetric::FireSessions(Timestamp wm, runtime::Emitter& out) {
     fired_sessions_.insert({s.end, id});
     emit(id);
   }
+  SortSessionItems(items);
   if (!items.empty()) EmitItems(items, /*final=*/true, /*sorted_window=*/false, false, std::nullopt, out);
   while (!fired_sessions_.empty() && AddSat(fired_sessions_.begin()->first, plan_.allowed_lateness) <= wm)
     DestroySession(fired_sessions_.begin()->second);
@@ -171,6 +182,7 @@ void WindowMetric::EmitSessionsEarly(runtime::Emitter& out) {
     s.dirty = false;
     items.push_back({s.group, s.state.get(), s.start, s.end, s.revision, false});
   }
+  SortSessionItems(items);
   if (!items.empty()) EmitItems(items, /*final=*/false, /*sorted_window=*/false, false, std::nullopt, out);
 }
 

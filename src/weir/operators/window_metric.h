@@ -92,6 +92,7 @@ class WindowMetric final : public runtime::Metric {
                                                const runtime::ReaggregateRequest& request,
                                                std::vector<store::StoredState>* merged = nullptr) const override;
   const spec::RetentionSpec& retention() const override { return plan_.retention; }
+  std::optional<Duration> EarlyEmitInterval() const override { return plan_.emit_early; }
   void SaveState(std::string& out) const override;
   Status RestoreState(std::string_view in) override;
   uint64_t StateFingerprint() const override;
@@ -129,6 +130,7 @@ class WindowMetric final : public runtime::Metric {
   };
   /// Finalizes, computes selects, applies having (and, for a window, order_by/limit) and
   /// emits. Returns false if there was nothing to emit.
+  void SortSessionItems(std::vector<EmitItem>& items) const;
   bool EmitItems(std::vector<EmitItem>& items, bool final, bool sorted_window, bool emit_if_empty,
                  std::optional<Timestamp> replaces, runtime::Emitter& out);
   void EmitLateUpdates(runtime::Emitter& out);

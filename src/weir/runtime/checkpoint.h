@@ -29,6 +29,7 @@ struct Checkpoint {
     int64_t position;  ///< source-defined: WAL position, byte offset, events generated
   };
   std::vector<SourcePosition> positions;
+  /// Sinks' positions, keyed "sink:<id>" in `positions` with partition 0.
   struct MetricState {
     std::string metric;
     uint64_t fingerprint;

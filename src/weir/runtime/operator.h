@@ -97,6 +97,8 @@ class Metric {
   virtual std::string StatusJson(Timestamp now) const = 0;
   virtual uint64_t late_records() const = 0;
   virtual MetricNumbers Numbers() const = 0;
+  /// How often the metric wants OnTimer for early emission, if it emits early.
+  virtual std::optional<Duration> EarlyEmitInterval() const { return std::nullopt; }
   /// Merges stored partial states (rows of this metric, oldest window first) into coarser
   /// windows and/or fewer group keys, and returns the result rows as JSON. Thread-safe: reads
   /// only the metric's definition. Errors name what cannot be done and why.

@@ -107,6 +107,7 @@ struct Pipeline::Impl : Emitter {
   Telemetry telemetry;
   TelemetrySnapshot telemetry_snapshot;  // under mu
   Timestamp applying_ingest_time = 0;    // ingest time of the batch being applied
+  Timestamp pending_ingest_time = 0;     // oldest ingest time applied since the last emission
   spec::DurabilitySpec durability;
   std::string data_dir;
   std::unique_ptr<CheckpointStore> checkpoints;
@@ -195,8 +196,11 @@ struct Pipeline::Impl : Emitter {
     if (batch.rows.empty() && batch.replaces.empty()) return;
     if (auto st = store->Write(batch); !st) Fail(st.error(), "result store", true);
     for (ResultListener* l : listeners) l->OnResults(batch);
-    if (applying_ingest_time > 0)
-      telemetry.ObserveLatency(static_cast<double>(NowMillis() - applying_ingest_time) / 1000.0);
+    // Ingest to result: the batch being applied caused it, or (an early or timer emission) the
+    // oldest batch applied since the last emission.
+    Timestamp since = applying_ingest_time > 0 ? applying_ingest_time : pending_ingest_time;
+    if (since > 0) telemetry.ObserveLatency(static_cast<double>(NowMillis() - since) / 1000.0);
+    if (applying_ingest_time == 0) pending_ingest_time = 0;
     for (auto& s : sinks) {
       if (s.route != Route::kMetric || s.metric != static_cast<int>(batch.schema->index)) continue;
       if (auto st = s.sink->WriteResults(batch); !st) SinkFailed(s, st.error());
@@ -233,6 +237,10 @@ struct Pipeline::Impl : Emitter {
   void Run() {
     using namespace std::chrono;
     Timestamp last_timer = 0;
+    // Tick often enough for the most eager early emission.
+    Duration timer_interval = options.timer_interval;
+    for (const auto& m : metrics)
+      if (auto e = m->EarlyEmitInterval()) timer_interval = std::max<Duration>(1, std::min(timer_interval, *e));
     std::unique_ptr<PreparePool> pool;
     if (options.workers > 1) pool = std::make_unique<PreparePool>(options.workers, [this](Work& w) { Prepare(w); });
     std::deque<std::unique_ptr<Work>> inflight;
@@ -241,12 +249,15 @@ struct Pipeline::Impl : Emitter {
       // Take in what the sources sent, up to the in-flight bound; wait only when idle.
       bool got = false;
       while (inflight.size() < max_inflight) {
-        auto msg = queue.Pop(inflight.empty() && !got ? milliseconds(options.timer_interval) : milliseconds(0));
+        // Idle: wait for input, but not past the next timer tick (early emission, idle inputs).
+        Duration until_tick = std::max<Duration>(0, timer_interval - (NowMillis() - last_timer));
+        auto msg = queue.Pop(inflight.empty() && !got ? milliseconds(until_tick) : milliseconds(0));
         if (!msg) break;
         got = true;
         auto w = std::make_unique<Work>();
         w->msg = std::move(*msg);
-        if (pool && w->msg.kind == Message::kBatch) {
+        // Small batches (single-event requests) cost more to hand over than to prepare here.
+        if (pool && w->msg.kind == Message::kBatch && (w->msg.batch.deferred || w->msg.batch.size() >= 256)) {
           pool->Submit(w.get());
         } else {
           Prepare(*w);
@@ -262,7 +273,7 @@ struct Pipeline::Impl : Emitter {
       }
       Timestamp now = NowMillis();
       bool idle = inflight.empty() && queue.size() == 0;
-      if (now - last_timer >= options.timer_interval || (!got && inflight.empty())) {
+      if (now - last_timer >= timer_interval) {
         last_timer = now;
         for (auto& m : metrics) m->OnTimer(now, *this);
         FlushSinks();
@@ -293,12 +304,15 @@ struct Pipeline::Impl : Emitter {
   // Pipeline thread, between batches: the state and the positions agree.
   void TakeCheckpoint() {
     int64_t started = MonotonicNanos();
+    FlushSinks();  // sink positions below count only what reached the OS
     Checkpoint cp;
     cp.id = next_checkpoint_id;
     cp.created_at = NowMillis();
     for (size_t s = 0; s < sources.size(); ++s)
       for (uint32_t p = 0; p < positions[s].size(); ++p)
         if (positions[s][p] >= 0) cp.positions.push_back({source_info[s].id, p, positions[s][p]});
+    for (auto& s : sinks)
+      if (auto pos = s.sink->Position()) cp.positions.push_back({"sink:" + s.id, 0, *pos});
     for (auto& m : metrics) {
       Checkpoint::MetricState ms{m->schema().id, m->StateFingerprint(), {}};
       m->SaveState(ms.state);
@@ -365,6 +379,7 @@ struct Pipeline::Impl : Emitter {
     }
     Batch& batch = m.batch;
     applying_ingest_time = batch.ingest_time;
+    if (pending_ingest_time == 0) pending_ingest_time = batch.ingest_time;
     for (size_t i = 0; i < metrics.size(); ++i)
       if (w.prepared[i]) metrics[i]->Apply(batch, w.prepared[i].get(), *this);
     applying_ingest_time = 0;
@@ -612,11 +627,14 @@ Status Pipeline::Start() {
   p.retention = std::make_unique<RetentionJob>(*p.store, p.metrics);
   for (auto& s : p.sinks) {
     s.sink->SetLayout(&p.layout);
+    if (p.restored)
+      if (auto pos = p.restored->PositionOf("sink:" + s.id, 0)) s.sink->RestorePosition(*pos);
     if (auto st = s.sink->Open(); !st) {
       if (s.required) return std::unexpected(st.error().Wrap(fmt::format("sink '{}'", s.id)));
       WEIR_LOG_WARN("sink '{}' (not required) could not open: {}", s.id, st.error().message);
     }
   }
+  p.last_checkpoint_at = p.started_at;  // the first checkpoint comes one interval in
   p.Snapshot(p.started_at);
   p.thread = std::thread([&p] { p.Run(); });
   for (size_t i = 0; i < p.sources.size(); ++i) {
@@ -737,8 +755,9 @@ std::pair<std::string, bool> Pipeline::HealthJson() const {
   part("checkpoints", ck_failed > 0 && ck_taken == 0 ? "degraded" : "healthy", ck_error);
   for (size_t i = 0; i < p.sources.size(); ++i) {
     std::string health = p.sources[i]->Health();
-    part("source:" + p.source_info[i].id, health.empty() ? "healthy" : "unhealthy", health);
-    down |= !health.empty();
+    bool ready = p.sources[i]->Ready();
+    part("source:" + p.source_info[i].id, !health.empty() ? "unhealthy" : ready ? "healthy" : "starting", health);
+    down |= !health.empty() || !ready;
   }
   for (size_t i = 0; i < p.sinks.size(); ++i) {
     bool errors = i < t.sinks.size() && t.sinks[i].errors > 0;
@@ -747,6 +766,12 @@ std::pair<std::string, bool> Pipeline::HealthJson() const {
   }
   s += '}';
   return {s, down};
+}
+
+bool Pipeline::Ready() const {
+  for (const auto& s : impl_->sources)
+    if (!s->Ready()) return false;
+  return true;
 }
 
 uint64_t Pipeline::accepted_events() const {

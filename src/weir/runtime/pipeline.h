@@ -28,7 +28,7 @@ namespace weir::runtime {
 
 struct PipelineOptions {
   std::string data_dir;            ///< durable state; default spec.durability.dir or .weir/<name>
-  size_t queue_batches = 256;      ///< bound on queued batches
+  size_t queue_batches = 65536;    ///< bound on queued batches (bytes are bounded by the spec)
   Duration timer_interval = 100;   ///< how often metrics see the wall clock
   /// Threads that prepare batches (decode, processors, expression evaluation) in parallel;
   /// state is applied in arrival order on the pipeline thread, so results do not depend on it.
@@ -79,6 +79,8 @@ class Pipeline {
   /// Health of each part: {"name": "healthy"|"degraded"|"unhealthy"} as a JSON object, and
   /// whether a required part is down.
   std::pair<std::string, bool> HealthJson() const;
+  /// True once every source takes input (logs replayed). Any thread.
+  bool Ready() const;
   /// Events accepted by all sources so far.
   uint64_t accepted_events() const;
   /// Adds a listener for emitted results. Call before Start(); the listener must outlive the

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,6 +38,12 @@ class Sink {
   virtual Status WriteLate(const LateBatch& batch) { return Ok(); }
   virtual Status Flush() { return Ok(); }
   virtual void Close() {}
+  /// Where the sink's output stands, for checkpoints (a file's length, say); nullopt if the
+  /// sink has no position (it upserts, or cannot go back). Called after Flush, between batches.
+  virtual std::optional<int64_t> Position() const { return std::nullopt; }
+  /// Called before Open when restoring a checkpoint: go back to `position`, so that the output
+  /// replayed from the checkpoint is written once.
+  virtual void RestorePosition(int64_t position) {}
   SinkStats& stats() { return stats_; }
   /// Called once before Open(): lets event sinks add computed fields to events.
   void SetLayout(const Layout* layout);

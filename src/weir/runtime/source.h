@@ -79,6 +79,8 @@ class Source {
   virtual std::string StatusJson() const { return {}; }
   /// Empty when working; otherwise why not (a log that cannot be written). Any thread.
   virtual std::string Health() const { return {}; }
+  /// False while the source cannot take input yet (replaying its log after a restart). Any thread.
+  virtual bool Ready() const { return true; }
   /// A checkpoint covering `partition` up to `position` is durable: what came before may go.
   /// Called on the pipeline thread.
   virtual void OnCheckpoint(uint32_t partition, int64_t position) {}

@@ -1,5 +1,7 @@
 #include "weir/connectors/sinks/file_sink.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -21,10 +23,25 @@ class FileSink final : public runtime::LineSink {
     std::error_code ec;
     auto parent = std::filesystem::path(path_).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-    file_ = std::fopen(path_.c_str(), append_ ? "ab" : "wb");
+    if (restore_) {
+      // Back to where the checkpoint left the file: what follows is written again by the replay.
+      if (!std::filesystem::exists(path_, ec)) std::fclose(std::fopen(path_.c_str(), "wb"));
+      if (::truncate(path_.c_str(), *restore_) != 0)
+        return Fail("cannot restore {} to {} bytes: {}", path_, *restore_, std::strerror(errno));
+      file_ = std::fopen(path_.c_str(), "ab");
+    } else {
+      file_ = std::fopen(path_.c_str(), append_ ? "ab" : "wb");
+    }
     if (!file_) return Fail("cannot open {} for writing: {}", path_, std::strerror(errno));
+    std::fseek(file_, 0, SEEK_END);
+    position_ = std::ftell(file_);
     return Ok();
   }
+  std::optional<int64_t> Position() const override {
+    if (path_.empty() || !file_) return std::nullopt;
+    return position_;
+  }
+  void RestorePosition(int64_t position) override { restore_ = position; }
   Status Flush() override {
     if (file_ && std::fflush(file_) != 0) return Fail("writing {}: {}", Name(), std::strerror(errno));
     return Ok();
@@ -41,6 +58,7 @@ class FileSink final : public runtime::LineSink {
     if (lines.empty()) return Ok();
     if (std::fwrite(lines.data(), 1, lines.size(), file_) != lines.size())
       return Fail("writing {}: {}", Name(), std::strerror(errno));
+    position_ += static_cast<int64_t>(lines.size());
     stats().written += count;
     return Ok();
   }
@@ -50,6 +68,8 @@ class FileSink final : public runtime::LineSink {
   std::string path_;
   bool append_;
   FILE* file_ = nullptr;
+  int64_t position_ = 0;
+  std::optional<int64_t> restore_;
 };
 
 }  // namespace

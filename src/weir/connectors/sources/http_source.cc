@@ -1,6 +1,7 @@
 #include "weir/connectors/sources/http_source.h"
 
 #include <deque>
+#include <thread>
 #include <mutex>
 
 #include <absl/container/flat_hash_map.h>
@@ -83,8 +84,17 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
     auto wal = state::Wal::Open(wo);
     if (!wal) return std::unexpected(wal.error().Wrap("write-ahead log"));
     wal_ = std::move(*wal);
-    WEIR_RETURN_IF_ERROR(Replay());
-    started_ = true;
+    // Replay in the background: the server answers (503 with Retry-After for ingest, /health)
+    // while the log is read back.
+    replay_ = std::thread([this] {
+      if (auto st = Replay(); !st) {
+        WEIR_LOG_ERROR("http source '{}': replaying the log: {}", id_, st.error().message);
+        std::lock_guard lock(health_mu_);
+        health_ = fmt::format("replaying the write-ahead log: {}", st.error().message);
+        return;
+      }
+      started_ = true;
+    });
     return Ok();
   }
 
@@ -94,11 +104,14 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
       if (stopped_) return;
       stopped_ = true;
     }
+    if (replay_.joinable()) replay_.join();
     // Pending appends complete (and reach the pipeline) before the log closes.
     if (wal_) wal_->Close();
   }
 
   bool may_retract() const override { return changes_; }
+  bool Ready() const override { return started_; }
+
   std::string Health() const override {
     std::lock_guard lock(health_mu_);
     return health_;
@@ -128,7 +141,7 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
   const std::string& path() const override { return path_; }
 
   void Ingest(runtime::IngestRequest&& req, std::function<void(runtime::IngestReply)> done) override {
-    if (!started_) return done({503, ErrorJson(503, "weir is starting; retry shortly"), 1});
+    if (!started_) return done({503, ErrorJson(503, "weir is starting (replaying its log); retry shortly"), 1});
     if (req.idempotency_key.size() > 255)
       return done({400, ErrorJson(400, "header 'Idempotency-Key' is longer than 255 bytes"), 0});
     std::string_view media = MediaType(req.content_type);
@@ -176,8 +189,9 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
       ++pending_;
     }
     uint64_t events = stats->events;
+    uint64_t batch_bytes = batch->bytes;
     std::string key = req.idempotency_key;
-    auto on_durable = [this, batch, bytes, events, key, reply, done](Status st, state::Lsn next) {
+    auto on_durable = [this, batch, bytes, batch_bytes, events, key, reply, done](Status st, state::Lsn next) {
       if (!st) {
         ctx_->CancelReservation(bytes);
         Finish();
@@ -192,6 +206,7 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
       batch->origin.position = static_cast<int64_t>(next);
       ctx_->PushReserved(std::move(*batch), bytes);
       ctx_->stats().accepted += events;
+      ctx_->stats().bytes += batch_bytes;
       Remember(key, reply);
       Finish();
       done({202, reply, 0});
@@ -287,6 +302,7 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
   runtime::SourceContext* ctx_ = nullptr;
   std::unique_ptr<state::Wal> wal_;
   std::atomic<bool> started_{false};
+  std::thread replay_;
   std::mutex mu_;
   bool stopped_ = false;
   int64_t pending_ = 0;
