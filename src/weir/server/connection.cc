@@ -12,6 +12,7 @@
 #include "weir/base/log.h"
 #include "weir/server/static_files.h"
 #include "weir/server/url.h"
+#include "weir/server/websocket.h"
 
 namespace weir::server::detail {
 namespace {
@@ -158,6 +159,31 @@ void Worker::Remove(Connection* connection) {
   Bump(open, -1);
 }
 
+void Worker::AdoptWebSocket(std::shared_ptr<WebSocketSession> session, tcp::socket socket,
+                            http::request<http::empty_body> request) {
+  if (closing_) {
+    beast::error_code ec;
+    socket.close(ec);
+    session->Abort();
+    return;
+  }
+  session->list_index = websockets_.size();
+  websockets_.push_back(session);
+  Bump(open);
+  session->Begin(std::move(socket), std::move(request));
+}
+
+void Worker::RemoveWebSocket(WebSocketSession* session) {
+  size_t i = session->list_index;
+  if (i >= websockets_.size() || websockets_[i].get() != session) return;
+  if (i + 1 != websockets_.size()) {
+    std::swap(websockets_[i], websockets_.back());
+    websockets_[i]->list_index = i;
+  }
+  websockets_.pop_back();
+  Bump(open, -1);
+}
+
 void Worker::BeginDrain() {
   draining_ = true;
   for (size_t i = 0; i < connections_.size();) {
@@ -165,6 +191,8 @@ void Worker::BeginDrain() {
     c->Drain();
     if (i < connections_.size() && connections_[i].get() == c) ++i;
   }
+  // Closing handshakes; the sessions leave the list when they complete.
+  for (size_t i = 0; i < websockets_.size(); ++i) websockets_[i]->Drain();
 }
 
 void Worker::CloseAll() {
@@ -174,6 +202,11 @@ void Worker::CloseAll() {
     std::shared_ptr<Connection> c = connections_.back();
     c->Close();
     if (!connections_.empty() && connections_.back() == c) connections_.pop_back();  // defensive
+  }
+  while (!websockets_.empty()) {
+    std::shared_ptr<WebSocketSession> w = websockets_.back();
+    w->Abort();
+    if (!websockets_.empty() && websockets_.back() == w) websockets_.pop_back();  // defensive
   }
   guard_.reset();  // io_.run() returns once the aborted operations have completed
 }
@@ -359,6 +392,10 @@ void Connection::Dispatch() {
   core_.router.Match(request_, parts.path, match);
   switch (match.kind) {
     case RouteMatch::Kind::kHandler:
+      if (match.websocket && request_.method == "GET" && ContainsToken(request_.header("Upgrade"), "websocket")) {
+        BeginUpgrade(*match.websocket);
+        return;
+      }
       Invoke(*match.handler);
       return;
     case RouteMatch::Kind::kStatic:
@@ -587,19 +624,26 @@ void Connection::OnWritten(beast::error_code ec) {
   }
   last_activity_ = Clock::now();
   switch (state_) {
-    case State::kStreaming:
-      stream_->Sent(stream_inflight_bytes_);
+    case State::kStreaming: {
+      std::function<void()> drained = stream_->Sent(stream_inflight_bytes_);
       stream_inflight_bytes_ = 0;
       stream_out_.clear();
       if (stream_closing_write_) {
         EndStreamGracefully();
-      } else {
-        PumpStream();
+        return;
       }
+      // The producer writes more now; the pump below picks it up.
+      if (drained) drained();
+      PumpStream();
       return;
+    }
     case State::kClosing:
       Flush();
       if (!writing_) GracefulClose();
+      return;
+    case State::kUpgrading:
+      Flush();
+      if (!writing_) FinishUpgrade();
       return;
     case State::kReading:
       Flush();
@@ -706,9 +750,108 @@ void Connection::AbortStream() {
 
 void Connection::EndStreamGracefully() {
   std::shared_ptr<ConnectionStream> stream = std::move(stream_);
+  if (stream_timer_) stream_timer_->cancel();
+  stream_every_ = nullptr;
   std::function<void()> on_close = stream->Finish();
   GracefulClose();
   if (on_close) on_close();
+}
+
+void Connection::SetStreamTimer(const ConnectionStream* stream, std::chrono::milliseconds interval,
+                                std::function<void()> fn) {
+  if (state_ != State::kStreaming || stream_.get() != stream) return;
+  stream_every_ = std::move(fn);
+  stream_interval_ = std::max(interval, std::chrono::milliseconds(1));
+  ++stream_timer_generation_;
+  if (!stream_timer_) stream_timer_.emplace(worker_->io());
+  ArmStreamTimer();
+}
+
+void Connection::ArmStreamTimer() {
+  stream_timer_->expires_after(stream_interval_);
+  stream_timer_->async_wait([self = shared_from_this(), generation = stream_timer_generation_](beast::error_code ec) {
+    if (ec || self->state_ != State::kStreaming || generation != self->stream_timer_generation_) return;
+    if (self->stream_every_) self->stream_every_();
+    // The callback may have ended the stream or replaced the schedule.
+    if (self->state_ == State::kStreaming && generation == self->stream_timer_generation_) self->ArmStreamTimer();
+  });
+}
+
+// ---- Connection: WebSocket upgrade ------------------------------------------------------------
+
+void Connection::BeginUpgrade(const WebSocketRoute& route) {
+  // What Beast would refuse anyway is refused here, before the application sees the request.
+  std::string_view problem;
+  if (request_.version < 11) {
+    problem = "a WebSocket upgrade needs HTTP/1.1";
+  } else if (!ContainsToken(request_.header("Connection"), "upgrade")) {
+    problem = "a WebSocket upgrade needs the header 'Connection: Upgrade'";
+  } else if (request_.header("Sec-WebSocket-Key").empty()) {
+    problem = "a WebSocket upgrade needs a Sec-WebSocket-Key header";
+  } else if (buffer_.size() > 0) {
+    problem = "data arrived before the WebSocket handshake completed";
+  }
+  if (!problem.empty()) {
+    Worker::Bump(worker_->bad_requests);
+    keep_alive_ = false;
+    SendResponse(Response::Error(400, problem));
+    return;
+  }
+  if (request_.header("Sec-WebSocket-Version") != "13") {
+    Worker::Bump(worker_->bad_requests);
+    Response r = Response::Error(426, "unsupported WebSocket version; this server speaks version 13");
+    r.headers.emplace_back("Sec-WebSocket-Version", "13");
+    keep_alive_ = false;
+    SendResponse(std::move(r));
+    return;
+  }
+  if (worker_->draining()) {
+    keep_alive_ = false;
+    SendResponse(Response::Error(503, "the server is shutting down"));
+    return;
+  }
+
+  auto session = std::make_shared<WebSocketSession>(worker_, route.options, remote_);
+  std::optional<Response> refusal;
+  try {
+    refusal = route.handler(request_, session);
+  } catch (const std::exception& e) {
+    WEIR_LOG_ERROR("WebSocket handler for {} threw: {}", request_.path, e.what());
+    Worker::Bump(worker_->handler_failures);
+    refusal = Response::Error(500, fmt::format("internal error: {}", e.what()));
+  } catch (...) {
+    Worker::Bump(worker_->handler_failures);
+    refusal = Response::Error(500, "internal error: unknown exception");
+  }
+  if (refusal) {
+    session->Discard();
+    SendResponse(std::move(*refusal));
+    return;
+  }
+
+  // Beast performs the handshake from a request message of its own.
+  upgrade_request_ = {};
+  upgrade_request_.method_string(request_.method);
+  upgrade_request_.target(request_.target);
+  upgrade_request_.version(request_.version);
+  for (size_t i = 0; i < request_.header_count(); ++i) {
+    auto [name, value] = request_.header_at(i);
+    upgrade_request_.insert(beast::string_view(name.data(), name.size()), beast::string_view(value.data(), value.size()));
+  }
+  upgrade_session_ = std::move(session);
+  state_ = State::kUpgrading;
+  // Answers to requests pipelined before this one leave first.
+  Flush();
+  if (!writing_) FinishUpgrade();
+}
+
+void Connection::FinishUpgrade() {
+  std::shared_ptr<Connection> self = shared_from_this();  // the worker's list may hold the last reference
+  std::shared_ptr<WebSocketSession> session = std::move(upgrade_session_);
+  state_ = State::kClosed;  // the socket is the session's from now on
+  open_sequence_.store(0, std::memory_order_release);
+  worker_->Remove(this);
+  worker_->AdoptWebSocket(std::move(session), std::move(socket_), std::move(upgrade_request_));
 }
 
 // ---- Connection: closing ----------------------------------------------------------------------
@@ -751,11 +894,15 @@ void Connection::Close() {
     on_close = stream_->Finish();
     stream_.reset();
   }
+  if (stream_timer_) stream_timer_->cancel();
+  stream_every_ = nullptr;
   beast::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_both, ec);
   socket_.close(ec);
   worker_->Remove(this);
   if (on_close) on_close();
+  // An accepted WebSocket whose handshake never started still owes its OnClose.
+  if (std::shared_ptr<WebSocketSession> session = std::move(upgrade_session_)) session->Abort();
 }
 
 void Connection::Drain() {
@@ -852,6 +999,41 @@ void ConnectionStream::OnClose(std::function<void()> callback) {
   if (callback) callback();
 }
 
+bool ConnectionStream::Post(std::function<void()> fn) {
+  std::shared_ptr<Connection> c = connection_.lock();
+  if (!c || finished()) return false;
+  return c->worker().Post([self = shared_from_this(), fn = std::move(fn)] {
+    if (!self->finished()) fn();
+  });
+}
+
+void ConnectionStream::Every(std::chrono::milliseconds interval, std::function<void()> fn) {
+  std::shared_ptr<Connection> c = connection_.lock();
+  if (!c || finished()) return;
+  c->worker().Post([c, self = shared_from_this(), interval, fn = std::move(fn)]() mutable {
+    c->SetStreamTimer(self.get(), interval, std::move(fn));
+  });
+}
+
+void ConnectionStream::WhenDrained(size_t low_water, std::function<void()> fn) {
+  {
+    std::lock_guard lock(mu_);
+    if (finished_) return;
+    if (queued_bytes_ > low_water) {
+      on_drained_ = std::move(fn);
+      drain_low_water_ = low_water;
+      return;
+    }
+    on_drained_ = nullptr;
+  }
+  Post(std::move(fn));
+}
+
+bool ConnectionStream::finished() const {
+  std::lock_guard lock(mu_);
+  return finished_;
+}
+
 void ConnectionStream::Activate() {
   std::lock_guard lock(mu_);
   started_ = true;
@@ -866,9 +1048,11 @@ void ConnectionStream::Take(std::vector<std::string>& out, bool more_work, bool&
   if (out.empty() && !closing && !abort && !more_work) pump_scheduled_ = false;
 }
 
-void ConnectionStream::Sent(size_t bytes) {
+std::function<void()> ConnectionStream::Sent(size_t bytes) {
   std::lock_guard lock(mu_);
   queued_bytes_ -= std::min(bytes, queued_bytes_);
+  if (on_drained_ && queued_bytes_ <= drain_low_water_) return std::exchange(on_drained_, nullptr);
+  return nullptr;
 }
 
 std::function<void()> ConnectionStream::Finish() {
@@ -876,6 +1060,7 @@ std::function<void()> ConnectionStream::Finish() {
   finished_ = true;
   queue_.clear();
   queued_bytes_ = 0;
+  on_drained_ = nullptr;
   return std::exchange(on_close_, nullptr);
 }
 

@@ -33,6 +33,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/message.hpp>
 
 #include "weir/server/exchange.h"
 #include "weir/server/http_server.h"
@@ -76,6 +78,7 @@ class RequestParser final : public http::basic_parser<true> {
 };
 
 class Connection;
+class WebSocketSession;
 
 /// One IO thread with its event loop and the connections it owns.
 class Worker : public std::enable_shared_from_this<Worker> {
@@ -104,6 +107,10 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // The rest runs on the worker's thread.
   void Adopt(tcp::socket socket);
   void Remove(Connection* connection);
+  /// Takes over an upgraded connection's socket and starts the WebSocket handshake.
+  void AdoptWebSocket(std::shared_ptr<WebSocketSession> session, tcp::socket socket,
+                      http::request<http::empty_body> request);
+  void RemoveWebSocket(WebSocketSession* session);
   /// Graceful stop: closes idle connections, ends streams, lets requests in progress finish.
   void BeginDrain();
   /// Closes every connection and lets the event loop run out of work.
@@ -128,6 +135,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   asio::steady_timer sweep_;
   Clock::duration sweep_interval_;
   std::vector<std::shared_ptr<Connection>> connections_;
+  std::vector<std::shared_ptr<WebSocketSession>> websockets_;
   bool closing_ = false;
   bool draining_ = false;
   std::mutex post_mu_;
@@ -160,6 +168,8 @@ class Connection final : public Exchange, public std::enable_shared_from_this<Co
   void PumpStream();
   /// Ends a stream at once, dropping what is queued (its client is too slow).
   void AbortStream();
+  /// Calls `fn` every `interval` while `stream` is this connection's open stream.
+  void SetStreamTimer(const ConnectionStream* stream, std::chrono::milliseconds interval, std::function<void()> fn);
 
   // Any thread (Exchange).
   void Complete(uint64_t sequence, Response&& response) override;
@@ -171,6 +181,7 @@ class Connection final : public Exchange, public std::enable_shared_from_this<Co
     kReading,    // parsing or reading the next request
     kHandling,   // a handler owns the request until its Responder answers
     kStreaming,  // a streamed answer is open
+    kUpgrading,  // a WebSocket was accepted: earlier answers are written, then the socket moves
     kClosing,    // the last answer is being written, then GracefulClose
     kLingering,  // half-closed, discarding input until the client closes
     kClosed,
@@ -190,6 +201,9 @@ class Connection final : public Exchange, public std::enable_shared_from_this<Co
   void SendResponse(Response&& response);
   void Emit();
   void FinishExchange();
+  void BeginUpgrade(const WebSocketRoute& route);
+  void FinishUpgrade();
+  void ArmStreamTimer();
   void Flush();
   void OnWritten(beast::error_code ec);
   void AppendHead(int status, std::string_view content_type, const HeaderList& headers,
@@ -246,10 +260,19 @@ class Connection final : public Exchange, public std::enable_shared_from_this<Co
   std::string stream_frames_;
   std::vector<uint32_t> stream_frame_ends_;
   std::vector<asio::const_buffer> stream_buffers_;
+  // The stream's Every() schedule; the generation tells a replaced schedule's wait to stop.
+  std::optional<asio::steady_timer> stream_timer_;
+  std::function<void()> stream_every_;
+  std::chrono::milliseconds stream_interval_{0};
+  uint64_t stream_timer_generation_ = 0;
+
+  // WebSocket upgrade in progress (kUpgrading).
+  std::shared_ptr<WebSocketSession> upgrade_session_;
+  http::request<http::empty_body> upgrade_request_;
 };
 
 /// The Stream a handler gets from StartStream: a locked queue that the connection drains.
-class ConnectionStream final : public Stream {
+class ConnectionStream final : public Stream, public std::enable_shared_from_this<ConnectionStream> {
  public:
   ConnectionStream(std::weak_ptr<Connection> connection, size_t max_queued_bytes)
       : connection_(std::move(connection)), max_queued_bytes_(max_queued_bytes) {}
@@ -259,6 +282,9 @@ class ConnectionStream final : public Stream {
   bool closed() const override;
   size_t queued_bytes() const override;
   void OnClose(std::function<void()> callback) override;
+  bool Post(std::function<void()> fn) override;
+  void Every(std::chrono::milliseconds interval, std::function<void()> fn) override;
+  void WhenDrained(size_t low_water, std::function<void()> fn) override;
 
   // Connection side, on the worker's thread.
   /// Marks the stream started; writes from now on schedule pumps.
@@ -266,7 +292,9 @@ class ConnectionStream final : public Stream {
   /// Moves queued chunks into `out` (empty on entry). When there is nothing to do and
   /// `more_work` is false, the pump is descheduled so the next Write posts again.
   void Take(std::vector<std::string>& out, bool more_work, bool& closing, bool& abort);
-  void Sent(size_t bytes);
+  /// Returns the WhenDrained callback that became due, for the caller to run.
+  std::function<void()> Sent(size_t bytes);
+  bool finished() const;
   /// Ends the stream; returns the on-close callback for the caller to run (outside locks).
   std::function<void()> Finish();
 
@@ -285,6 +313,8 @@ class ConnectionStream final : public Stream {
   bool abort_requested_ = false;
   bool finished_ = false;
   std::function<void()> on_close_;
+  std::function<void()> on_drained_;
+  size_t drain_low_water_ = 0;
 };
 
 }  // namespace weir::server::detail

@@ -362,6 +362,16 @@ class MemoryStream final : public Stream {
 
   size_t queued_bytes() const override { return 0; }
 
+  // There is no IO thread: posted work runs at once, nothing is ever queued, and periodic
+  // callbacks (which a test would have to wait for) are not scheduled.
+  bool Post(std::function<void()> fn) override {
+    if (closed()) return false;
+    fn();
+    return true;
+  }
+  void Every(std::chrono::milliseconds, std::function<void()>) override {}
+  void WhenDrained(size_t, std::function<void()> fn) override { Post(std::move(fn)); }
+
   void OnClose(std::function<void()> callback) override {
     {
       std::lock_guard lock(mu_);

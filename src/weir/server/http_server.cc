@@ -99,6 +99,15 @@ Status HttpServer::Route(std::string_view method, std::string_view pattern, Sync
                Handler([h = std::move(handler)](Request& request, Responder done) { done(h(request)); }));
 }
 
+Status HttpServer::RouteWebSocket(std::string_view pattern, WebSocketHandler handler, WebSocketOptions options) {
+  if (impl_->started) return Fail("WebSocket route {}: routes must be added before Start()", pattern);
+  if (options.max_message_bytes == 0) return Fail("WebSocket route {}: max_message_bytes must be positive", pattern);
+  if (options.ping_interval <= std::chrono::milliseconds(0)) {
+    return Fail("WebSocket route {}: ping_interval must be positive", pattern);
+  }
+  return impl_->router.AddWebSocket(pattern, {std::move(handler), std::move(options)});
+}
+
 Status HttpServer::ServeStatic(std::string_view url_prefix, std::string_view directory) {
   if (impl_->started) return Fail("static {}: directories must be added before Start()", url_prefix);
   return impl_->router.AddStatic(url_prefix, directory);

@@ -12,6 +12,12 @@
 //       done(Response::Json(202, R"({"accepted":true})"));
 //     });
 //   });
+//   server->RouteWebSocket("/api/v1/ws", [](Request&, const std::shared_ptr<WebSocket>& ws) {
+//     ws->OnMessage([w = std::weak_ptr<WebSocket>(ws)](std::string_view m) {
+//       if (auto s = w.lock()) s->Send(std::string(m));   // echo
+//     });
+//     return std::optional<Response>();                     // accept
+//   });
 //   WEIR_RETURN_IF_ERROR(server->ServeStatic("/", "web/"));
 //   WEIR_RETURN_IF_ERROR(server->Start());
 //   ...
@@ -108,26 +114,70 @@ struct StreamOptions {
   size_t max_queued_bytes = 4 << 20;
 };
 
-/// A response body sent piece by piece, open until either side ends it (Server-Sent Events).
-/// Every method is thread-safe and never blocks on the network: writes are queued and sent by
-/// the connection's IO thread.
-class Stream {
+/// What streamed responses and WebSocket connections share: an outgoing channel that one IO
+/// thread serves. Every method is thread-safe and never blocks on the network. The scheduling
+/// calls (Post, Every, WhenDrained) let a producer do its work on the channel's own IO thread
+/// and pace itself to the client instead of filling the queue.
+class Channel {
  public:
-  virtual ~Stream() = default;
+  virtual ~Channel() = default;
+  /// True once no more output is accepted (closed by either side, overflow, server stopped).
+  virtual bool closed() const = 0;
+  /// Bytes accepted but not yet sent.
+  virtual size_t queued_bytes() const = 0;
+  /// Calls `callback` once when the channel has ended for any reason, on the IO thread (or
+  /// right away on the caller's thread if it has already ended). It must not block. A later
+  /// call replaces an earlier callback that has not run yet.
+  virtual void OnClose(std::function<void()> callback) = 0;
+  /// Runs `fn` on the channel's IO thread, after the work posted before it. Returns false,
+  /// dropping `fn`, if the channel has ended; `fn` is dropped unrun if the channel ends first.
+  virtual bool Post(std::function<void()> fn) = 0;
+  /// Calls `fn` on the IO thread every `interval` until the channel ends (heartbeats). A later
+  /// call replaces the earlier schedule.
+  virtual void Every(std::chrono::milliseconds interval, std::function<void()> fn) = 0;
+  /// Calls `fn` once, on the IO thread, as soon as at most `low_water` bytes are queued (soon,
+  /// if that is already so). A later call replaces a callback that has not run yet.
+  virtual void WhenDrained(size_t low_water, std::function<void()> fn) = 0;
+};
+
+/// A response body sent piece by piece, open until either side ends it (Server-Sent Events).
+/// Writes are queued and sent by the connection's IO thread.
+class Stream : public Channel {
+ public:
   /// Queues `chunk` (e.g. "data: {...}\n\n"). Returns false, dropping the chunk, if the stream
   /// is closed, the client is gone, or the queue would exceed max_queued_bytes (which aborts
   /// the stream). An empty chunk is accepted and sends nothing.
   virtual bool Write(std::string chunk) = 0;
   /// Ends the stream after the queued chunks are sent; the connection is then closed.
   virtual void Close() = 0;
-  /// True once no more writes are accepted (Close, client gone, overflow, server stopped).
-  virtual bool closed() const = 0;
-  /// Bytes written but not yet sent.
-  virtual size_t queued_bytes() const = 0;
-  /// Calls `callback` once when the stream has ended for any reason, on the IO thread (or
-  /// right away on the caller's thread if it has already ended). It must not block. A later
-  /// call replaces an earlier callback that has not run yet.
-  virtual void OnClose(std::function<void()> callback) = 0;
+};
+
+/// Options of a WebSocket route (HttpServer::RouteWebSocket).
+struct WebSocketOptions {
+  /// A larger incoming message fails the connection (close code 1009).
+  size_t max_message_bytes = 1 << 20;
+  /// Messages accepted by Send but not yet sent. Above this the client is too slow: the
+  /// connection is dropped and Send returns false.
+  size_t max_queued_bytes = 16 << 20;
+  /// After this long without hearing from the client the server sends a ping; a client silent
+  /// for twice as long is disconnected.
+  std::chrono::milliseconds ping_interval{15000};
+};
+
+/// One accepted WebSocket connection (RFC 6455), text messages both ways. Thread-safe; Send
+/// queues and never blocks. Callbacks run on the connection's IO thread and must not block.
+class WebSocket : public Channel {
+ public:
+  /// Queues a text message. Returns false, dropping it, if the connection is closing or closed
+  /// or the queue would exceed max_queued_bytes (which drops the connection).
+  virtual bool Send(std::string text) = 0;
+  /// Starts the closing handshake once the queued messages are sent.
+  virtual void Close(uint16_t code = 1000, std::string_view reason = {}) = 0;
+  /// Receives each message from the client, in order (text and binary alike). Set it in the
+  /// route's handler, before the handshake completes, so that no message is missed.
+  virtual void OnMessage(std::function<void(std::string_view message)> callback) = 0;
+  /// The peer address, "127.0.0.1:53422".
+  virtual const std::string& remote() const = 0;
 };
 
 namespace detail {
@@ -172,6 +222,11 @@ class Responder {
 using Handler = std::function<void(Request&, Responder)>;
 /// Answers on the IO thread before returning; for cheap, non-blocking work.
 using SyncHandler = std::function<Response(Request&)>;
+/// Decides on a WebSocket upgrade request, on the IO thread: returns nullopt to accept (after
+/// setting the socket's callbacks; the handshake completes after the handler returns) or a
+/// Response to refuse with. A refused socket never calls its callbacks; an accepted one calls
+/// OnClose exactly once, whatever happens to the handshake.
+using WebSocketHandler = std::function<std::optional<Response>(Request&, const std::shared_ptr<WebSocket>&)>;
 
 /// Options for HttpServer::Make.
 struct ServerOptions {
@@ -219,6 +274,10 @@ class HttpServer {
   /// shape is registered twice.
   Status Route(std::string_view method, std::string_view pattern, Handler handler);
   Status Route(std::string_view method, std::string_view pattern, SyncHandler handler);
+  /// Adds a WebSocket endpoint at `pattern` (matched like a GET route). A GET without an
+  /// `Upgrade: websocket` header is answered 426; a malformed handshake 400. Connections count
+  /// in ServerStats::connections_open; Stop(grace) closes them with code 1001.
+  Status RouteWebSocket(std::string_view pattern, WebSocketHandler handler, WebSocketOptions options = {});
   /// Serves files under `directory` for GET/HEAD requests whose path starts with `url_prefix`
   /// (a whole segment: "/ui" serves "/ui/app.js", not "/uiapp.js"). A directory serves its
   /// index.html; a directory without a trailing slash is redirected (301) to one. Paths with a

@@ -672,6 +672,60 @@ TEST(HttpServer, SlowStreamClientIsCutOffWithoutBlockingOthers) {
   EXPECT_EQ(r->body, "pong");
 }
 
+TEST(HttpServer, StreamPostEveryAndWhenDrainedRunOnTheIoThread) {
+  LiveFeed feed;
+  std::thread::id io_thread;
+  auto server = StartServer([&](HttpServer& s) {
+    ASSERT_TRUE(s.Route("GET", "/id", [&](Request&) {
+      io_thread = std::this_thread::get_id();
+      return Response::Text(200, "");
+    }));
+    feed.Install(s);
+  });
+  ASSERT_TRUE(server);
+  auto client = Connect(*server);
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->Request("GET", "/id"));
+  ASSERT_TRUE(client->StartStream("GET", "/live"));
+  std::shared_ptr<Stream> stream = feed.WaitStream(0);
+  ASSERT_TRUE(stream);
+
+  std::promise<std::thread::id> posted;
+  EXPECT_TRUE(stream->Post([&] { posted.set_value(std::this_thread::get_id()); }));
+  EXPECT_EQ(posted.get_future().get(), io_thread);
+
+  std::weak_ptr<Stream> weak = stream;
+  std::atomic<int> ticks{0};
+  stream->Every(5ms, [weak, &ticks] {
+    if (auto s = weak.lock()) s->Write(fmt::format(": tick {}\n\n", ++ticks));
+  });
+  auto e = client->ReadEvent(2s);
+  ASSERT_TRUE(e && e->has_value());
+  EXPECT_EQ(**e, ": tick 1\n\n");
+  e = client->ReadEvent(2s);
+  ASSERT_TRUE(e && e->has_value());
+  EXPECT_EQ(**e, ": tick 2\n\n");
+  stream->Every(1h, [] {});  // replaces the schedule
+
+  // Queue a megabyte the client has not read yet; the callback waits until it has.
+  for (int i = 0; i < 256; ++i) ASSERT_TRUE(stream->Write("data: " + std::string(4088, 'x') + "\n\n"));
+  std::promise<size_t> drained;
+  stream->WhenDrained(1000, [&] { drained.set_value(stream->queued_bytes()); });
+  auto future = drained.get_future();
+  for (int i = 0; i < 256; ++i) {
+    // (a tick written before the schedule was replaced may come first)
+    auto block = client->ReadEvent(2s);
+    ASSERT_TRUE(block && block->has_value());
+    if ((*block)->starts_with(": tick")) --i;
+  }
+  ASSERT_EQ(future.wait_for(2s), std::future_status::ready);
+  EXPECT_LE(future.get(), 1000u);
+
+  stream->Close();
+  EXPECT_TRUE(feed.WaitClosed(1));
+  EXPECT_FALSE(stream->Post([] { ADD_FAILURE() << "ran on a closed stream"; }));
+}
+
 TEST(HttpServer, HeadOnAStreamRouteSendsHeadersOnly) {
   LiveFeed feed;
   auto server = StartServer([&](HttpServer& s) { feed.Install(s); });

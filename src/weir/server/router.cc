@@ -72,11 +72,11 @@ const Router::MethodHandler* Router::Endpoint::Find(std::string_view method) con
 }
 
 Status Router::Endpoint::AddMethod(std::string_view method, Handler handler, std::vector<std::string> param_names,
-                                   std::string_view pattern) {
+                                   std::string_view pattern, std::shared_ptr<const WebSocketRoute> websocket) {
   for (const MethodHandler& m : methods) {
     if (m.method == method) return Fail("route {} {} is registered twice", method, pattern);
   }
-  methods.push_back({std::string(method), std::move(handler), std::move(param_names)});
+  methods.push_back({std::string(method), std::move(handler), std::move(param_names), std::move(websocket)});
   // Allow lists every method, with HEAD wherever GET is served.
   allow.clear();
   for (const MethodHandler& m : methods) MergeAllow(allow, m.method);
@@ -85,6 +85,25 @@ Status Router::Endpoint::AddMethod(std::string_view method, Handler handler, std
 }
 
 Status Router::Add(std::string_view method, std::string_view pattern, Handler handler) {
+  return AddEntry(method, pattern, std::move(handler), nullptr);
+}
+
+Status Router::AddWebSocket(std::string_view pattern, WebSocketRoute route) {
+  if (!route.handler) return Fail("WebSocket route {} has no handler", pattern);
+  // Requests without an upgrade reach this handler instead.
+  Handler refuse = [](Request& request, Responder done) {
+    Response r = Response::Error(
+        426, fmt::format("{} is a WebSocket endpoint; connect with a WebSocket client (Upgrade: websocket)",
+                         request.path));
+    r.headers.emplace_back("Upgrade", "websocket");
+    r.headers.emplace_back("Sec-WebSocket-Version", "13");
+    done(std::move(r));
+  };
+  return AddEntry("GET", pattern, std::move(refuse), std::make_shared<const WebSocketRoute>(std::move(route)));
+}
+
+Status Router::AddEntry(std::string_view method, std::string_view pattern, Handler handler,
+                        std::shared_ptr<const WebSocketRoute> websocket) {
   if (!IsToken(method)) return Fail("invalid HTTP method '{}' for route {}", method, pattern);
   if (!handler) return Fail("route {} {} has no handler", method, pattern);
   if (!pattern.starts_with('/')) return Fail("route pattern '{}' must start with '/'", pattern);
@@ -124,15 +143,19 @@ Status Router::Add(std::string_view method, std::string_view pattern, Handler ha
   for (const Segment& s : segments) {
     if (s.param) names.push_back(s.text);
   }
-  if (names.empty()) return exact_[std::string(pattern)].AddMethod(method, std::move(handler), {}, pattern);
+  if (names.empty()) {
+    return exact_[std::string(pattern)].AddMethod(method, std::move(handler), {}, pattern, std::move(websocket));
+  }
 
   for (Pattern& p : patterns_) {
-    if (p.shape == shape) return p.endpoint.AddMethod(method, std::move(handler), std::move(names), pattern);
+    if (p.shape == shape) {
+      return p.endpoint.AddMethod(method, std::move(handler), std::move(names), pattern, std::move(websocket));
+    }
   }
   Pattern& p = patterns_.emplace_back();
   p.segments = std::move(segments);
   p.shape = std::move(shape);
-  return p.endpoint.AddMethod(method, std::move(handler), std::move(names), pattern);
+  return p.endpoint.AddMethod(method, std::move(handler), std::move(names), pattern, std::move(websocket));
 }
 
 Status Router::AddStatic(std::string_view url_prefix, std::string_view directory) {
@@ -177,6 +200,7 @@ bool Router::MatchSegments(const std::vector<Segment>& segments, std::string_vie
 
 void Router::Match(Request& request, std::string_view raw_path, RouteMatch& out) const {
   out.kind = RouteMatch::Kind::kNotFound;
+  out.websocket = nullptr;
   out.allow.clear();
   request.path_params.clear();
   bool path_known = false;
@@ -185,6 +209,7 @@ void Router::Match(Request& request, std::string_view raw_path, RouteMatch& out)
     if (const MethodHandler* h = it->second.Find(request.method)) {
       out.kind = RouteMatch::Kind::kHandler;
       out.handler = &h->handler;
+      out.websocket = h->websocket.get();
       return;
     }
     path_known = true;
@@ -201,6 +226,7 @@ void Router::Match(Request& request, std::string_view raw_path, RouteMatch& out)
       }
       out.kind = RouteMatch::Kind::kHandler;
       out.handler = &h->handler;
+      out.websocket = h->websocket.get();
       return;
     }
     request.path_params.clear();

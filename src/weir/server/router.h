@@ -8,6 +8,7 @@
 //   r.Match(request, raw_path, m);   // fills request.path_params
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,11 +26,20 @@ struct StaticMount {
   std::string directory;  ///< canonical absolute path, no trailing slash
 };
 
+/// A WebSocket endpoint: what decides on upgrades, and the connection's limits.
+struct WebSocketRoute {
+  WebSocketHandler handler;
+  WebSocketOptions options;
+};
+
 /// What a request resolved to.
 struct RouteMatch {
   enum class Kind { kNotFound, kHandler, kStatic, kMethodNotAllowed };
   Kind kind = Kind::kNotFound;
   const Handler* handler = nullptr;
+  /// Set with kHandler when the route is a WebSocket endpoint; `handler` then answers requests
+  /// that do not ask for an upgrade (426).
+  const WebSocketRoute* websocket = nullptr;
   const StaticMount* mount = nullptr;
   std::string_view static_path;  ///< decoded path below the mount's prefix ("" or "/...")
   std::string allow;             ///< for kMethodNotAllowed: "GET, HEAD"
@@ -39,6 +49,8 @@ struct RouteMatch {
 class Router {
  public:
   Status Add(std::string_view method, std::string_view pattern, Handler handler);
+  /// A WebSocket endpoint, matched as a GET route.
+  Status AddWebSocket(std::string_view pattern, WebSocketRoute route);
   Status AddStatic(std::string_view url_prefix, std::string_view directory);
 
   /// Matches request.method and request.path (decoded) / raw_path (percent-encoded, used to
@@ -53,13 +65,14 @@ class Router {
     // Parameter names as this route spelled them: routes of one shape may name them apart
     // ("GET /m/{id}", "DELETE /m/{metric}").
     std::vector<std::string> param_names;
+    std::shared_ptr<const WebSocketRoute> websocket;  // set for WebSocket endpoints
   };
   struct Endpoint {
     std::vector<MethodHandler> methods;
     std::string allow;  // "GET, HEAD, POST"
     const MethodHandler* Find(std::string_view method) const;
     Status AddMethod(std::string_view method, Handler handler, std::vector<std::string> param_names,
-                     std::string_view pattern);
+                     std::string_view pattern, std::shared_ptr<const WebSocketRoute> websocket);
   };
   struct Segment {
     std::string text;  // literal text, or the parameter's name
@@ -70,6 +83,8 @@ class Router {
     std::string shape;  // the pattern with parameter names erased, to detect duplicates
     Endpoint endpoint;
   };
+  Status AddEntry(std::string_view method, std::string_view pattern, Handler handler,
+                  std::shared_ptr<const WebSocketRoute> websocket);
   static bool MatchSegments(const std::vector<Segment>& segments, std::string_view raw_path, HeaderList& params);
 
   absl::flat_hash_map<std::string, Endpoint> exact_;
