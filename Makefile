@@ -37,7 +37,9 @@ test: deps build lint
 unit: build
 	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure -L unit
 
-bench: deps build
+bench:
+	@scripts/install-deps --bench
+	$(MAKE) build
 	scripts/bench $(BUILD)
 
 format:
