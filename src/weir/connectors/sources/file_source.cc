@@ -129,12 +129,6 @@ class FileSource final : public runtime::Source {
       if (stop + codec::PaddedBuffer::kPadding <= map_->size) {
         begin = base + map_pos_;
         end = base + stop;
-        // Map the chunk's pages now, in one call on this otherwise idle thread, rather than one
-        // page fault at a time on the workers that decode it.
-        const uintptr_t page = 4096;
-        uintptr_t pb = reinterpret_cast<uintptr_t>(begin) & ~(page - 1);
-        ::madvise(reinterpret_cast<void*>(pb), static_cast<size_t>(reinterpret_cast<uintptr_t>(end) - pb),
-                  22 /* MADV_POPULATE_READ, Linux 5.14 */);
         hold = std::make_shared<MappedRange>(MappedRange{map_, begin, end});
       } else {
         // The end of the mapping has no padding after it: copy the tail.
