@@ -55,6 +55,7 @@ struct TrieNode {
     std::string key;
     int32_t slot = -1;  ///< slot to fill with this key's value, or -1
     int32_t node = -1;  ///< child node index for deeper paths, or -1
+    uint64_t gate_bit = 0;  ///< at the root: this key's bit in the gate masks
     uint64_t word = 0, word2 = 0;  ///< the key's bytes 0-7 and 8-15, little-endian
     uint64_t mask = 0, mask2 = 0;  ///< which bytes of the words are part of the key
     void Prepare() {
@@ -143,6 +144,30 @@ struct JsonDecoder::Impl {
   od::parser parsers[4];
   std::vector<Value> scratch;  // envelope-level values, copied under each image row
   std::vector<std::string_view> elements;
+  // The gate (DecodeGate), as masks over the root's keys; gate == nullptr: decode everything.
+  const DecodeGate* gate = nullptr;
+  uint64_t decide_mask = 0, always_mask = 0;
+
+  void BuildGate(const Layout& layout) {
+    const DecodeGate* g = options.envelopes ? nullptr : options.gate;
+    if (!g || g->decide.empty() || !g->keep || nodes[0].children.size() > 64) return;
+    auto& root = nodes[0].children;
+    for (size_t i = 0; i < root.size(); ++i) root[i].gate_bit = 1ULL << i;
+    auto mask_of = [&](const std::vector<uint32_t>& slots, uint64_t* mask) {
+      for (uint32_t slot : slots) {
+        if (slot >= layout.width() || !layout.field(slot).input || layout.field(slot).parts.size() != 1) return false;
+        const TrieNode::Child* c = nodes[0].Find(layout.field(slot).parts[0]);
+        if (!c || c->slot != static_cast<int32_t>(slot)) return false;
+        *mask |= c->gate_bit;
+      }
+      return true;
+    };
+    if (!mask_of(g->decide, &decide_mask) || !mask_of(g->always, &always_mask)) {
+      decide_mask = always_mask = 0;
+      return;
+    }
+    gate = g;
+  }
 
   void Build(const Layout& layout) {
     nodes.emplace_back();
@@ -173,6 +198,7 @@ struct JsonDecoder::Impl {
     }
     for (auto& n : nodes)
       for (auto& c : n.children) c.Prepare();
+    BuildGate(layout);
   }
 
   // Reads a scalar (or raw object/array) into *out.
@@ -304,6 +330,10 @@ struct JsonDecoder::Impl {
     bool has_op = false;
     Arena& arena = batch.arena();
     simdjson::error_code err = simdjson::SUCCESS;
+    // Gate: 0 undecided, 1 keep (read everything), 2 dropped (read only the `always` fields).
+    int gate_state = gate && depth == 0 ? 0 : 1;
+    uint64_t seen = 0;
+    bool cut_short = false;
     for (auto field : obj) {
       od::field fld;
       if ((err = std::move(field).get(fld))) break;
@@ -348,12 +378,21 @@ struct JsonDecoder::Impl {
         if (c->slot >= 0) row[c->slot] = Value::String(op_text);
         continue;
       }
+      if (gate_state == 2 && !(c->gate_bit & always_mask)) continue;
       if ((err = Fill(v, *c, row, arena, depth))) break;
+      if (gate_state != 1) {
+        seen |= c->gate_bit;
+        if (gate_state == 0 && (seen & decide_mask) == decide_mask) gate_state = gate->keep(row, arena) ? 1 : 2;
+        if (gate_state == 2 && (seen & always_mask) == always_mask) {
+          cut_short = true;  // the rest of the event is not needed (nor parsed)
+          break;
+        }
+      }
     }
     // (A document of a stream ends where simdjson found its end; a standalone one must end
     // with its text.)
     if constexpr (std::is_same_v<Doc, od::document>) {
-      if (!err && !AtEnd(doc)) err = simdjson::TRAILING_CONTENT;
+      if (!err && !cut_short && !AtEnd(doc)) err = simdjson::TRAILING_CONTENT;
     }
     if (err) {
       batch.PopRow();
@@ -554,13 +593,16 @@ JsonDecoder& ThreadDecoder(const Layout& layout, const DecodeOptions& options) {
     const Layout* layout;
     size_t max_event_bytes;
     bool envelopes;
+    const DecodeGate* gate;
     std::unique_ptr<JsonDecoder> decoder;
   };
   thread_local std::vector<Entry> cache;
   for (auto& e : cache)
-    if (e.layout == &layout && e.max_event_bytes == options.max_event_bytes && e.envelopes == options.envelopes)
+    if (e.layout == &layout && e.max_event_bytes == options.max_event_bytes && e.envelopes == options.envelopes &&
+        e.gate == options.gate)
       return *e.decoder;
-  cache.push_back({&layout, options.max_event_bytes, options.envelopes, std::make_unique<JsonDecoder>(layout, options)});
+  cache.push_back(
+      {&layout, options.max_event_bytes, options.envelopes, options.gate, std::make_unique<JsonDecoder>(layout, options)});
   return *cache.back().decoder;
 }
 

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -66,9 +67,21 @@ struct DecodeStats {
   size_t lines = 0;     ///< NDJSON: newline characters passed (for line numbers in messages)
 };
 
+/// Lets the decoder stop early on events nobody keeps. Once the `decide` fields of an event are
+/// read and `keep` says no, only the `always` fields are still read (the event times that move
+/// watermarks) and the rest of the event is skipped, unparsed. Every slot must be a top-level
+/// input field; the pipeline builds a gate only when every consumer of a source filters on such
+/// fields (no processors, no event sinks, no change envelopes).
+struct DecodeGate {
+  std::vector<uint32_t> decide;
+  std::vector<uint32_t> always;
+  std::function<bool(const Value* row, Arena& arena)> keep;
+};
+
 struct DecodeOptions {
   size_t max_event_bytes = 1 << 20;  ///< larger events are rejected
   bool envelopes = true;             ///< recognise change envelopes
+  const DecodeGate* gate = nullptr;  ///< see DecodeGate; ignored with envelopes
 };
 
 /// Decodes JSON objects into rows of a Layout. One decoder per thread (it owns parser state).

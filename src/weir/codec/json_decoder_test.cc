@@ -210,5 +210,55 @@ TEST_F(Fixture, EnvelopeWithUnknownOpIsRejected) {
   EXPECT_EQ(b.size(), 0u);
 }
 
+// A gate keeping purchases: other events keep only the `always` field (the event time), and
+// what follows it is neither read nor checked.
+TEST_F(Fixture, GateSkipsTheRestOfDroppedEvents) {
+  DecodeGate gate;
+  gate.decide = {type};
+  gate.always = {ts};
+  gate.keep = [this](const Value* row, Arena&) { return row[type].is_string() && row[type].as_string() == "purchase"; };
+  JsonDecoder dec(layout, {.envelopes = false, .gate = &gate});
+  auto buf = PaddedBuffer::Copy(
+      "{\"event_type\":\"view\",\"ts_ms\":5,\"properties\":{\"amount\":1},\"tail\" 1}\n"
+      "{\"event_type\":\"purchase\",\"ts_ms\":6,\"properties\":{\"amount\":2,\"currency\":\"EUR\"}}\n"
+      "{\"ts_ms\":7,\"event_type\":\"view\",\"properties\":{\"amount\":3}}\n"
+      "{\"event_type\":\"purchase\",\"ts_ms\":8,\"properties\":{\"amount\":4},\"tail\" 1}\n");
+  Batch b(layout.width());
+  b.Hold(buf);
+  std::vector<Reject> rejects;
+  DecodeStats st = dec.DecodeNdjson(*buf, b, &rejects);
+  EXPECT_EQ(st.events, 3u);
+  ASSERT_EQ(rejects.size(), 1u);  // a kept event is read, and checked, to its end
+  EXPECT_EQ(rejects[0].index, 3u);
+  ASSERT_EQ(b.size(), 3u);
+  EXPECT_EQ(b.at(0, type).as_string(), "view");
+  EXPECT_EQ(b.at(0, ts).as_int(), 5);
+  EXPECT_TRUE(b.at(0, amount).is_null());
+  EXPECT_EQ(b.at(1, currency).as_string(), "EUR");
+  EXPECT_EQ(b.at(1, amount).as_int(), 2);
+  EXPECT_EQ(b.at(2, ts).as_int(), 7);  // `always` before the decision: kept as read
+  EXPECT_TRUE(b.at(2, amount).is_null());
+}
+
+// A gate over a nested field, or on a decoder of change envelopes, is not used.
+TEST_F(Fixture, GateNeedsTopLevelFieldsAndNoEnvelopes) {
+  DecodeGate gate;
+  gate.decide = {currency};
+  gate.keep = [](const Value*, Arena&) { return false; };
+  DecodeGate top;
+  top.decide = {type};
+  top.keep = [](const Value*, Arena&) { return false; };
+  std::string_view line = R"({"event_type":"view","properties":{"amount":1,"currency":"USD"}})";
+  for (auto options : {DecodeOptions{.envelopes = false, .gate = &gate}, DecodeOptions{.envelopes = true, .gate = &top}}) {
+    JsonDecoder dec(layout, options);
+    auto buf = PaddedBuffer::Copy(line);
+    Batch b(layout.width());
+    b.Hold(buf);
+    dec.DecodeNdjson(*buf, b, nullptr);
+    ASSERT_EQ(b.size(), 1u);
+    EXPECT_EQ(b.at(0, amount).as_int(), 1);
+  }
+}
+
 }  // namespace
 }  // namespace weir::codec

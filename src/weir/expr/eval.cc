@@ -13,6 +13,15 @@
 namespace weir::expr {
 namespace {
 
+// `=` and `<>` of two strings: lengths first, as most unequal strings differ in length.
+inline bool StringEquality(Code code, const Value& a, const Value& b, Value* out) {
+  if ((code != Code::kEq && code != Code::kNe) || !a.is_string() || !b.is_string()) return false;
+  std::string_view x = a.as_string(), y = b.as_string();
+  bool eq = x.size() == y.size() && (x.empty() || std::memcmp(x.data(), y.data(), x.size()) == 0);
+  *out = Value::Bool(code == Code::kEq ? eq : !eq);
+  return true;
+}
+
 inline Value CmpToBool(Code code, Cmp c) {
   if (c == Cmp::kNull) return Value::Null();
   int x = static_cast<int>(c);
@@ -127,8 +136,15 @@ Value RunInstr(const Instr* code, const uint32_t* kids, uint32_t i, const Value*
     case Code::kGt:
     case Code::kGe: {
       Value a = run(0);
-      if (in.flags & kRightConst) return CmpToBool(in.code, CompareToConst(a, *static_cast<const ConstOperand*>(in.aux)));
-      return CmpToBool(in.code, CompareValues(a, run(1)));
+      Value eq;
+      if (in.flags & kRightConst) {
+        const ConstOperand& c = *static_cast<const ConstOperand*>(in.aux);
+        if (StringEquality(in.code, a, c.v, &eq)) return eq;
+        return CmpToBool(in.code, CompareToConst(a, c));
+      }
+      Value b = run(1);
+      if (StringEquality(in.code, a, b, &eq)) return eq;
+      return CmpToBool(in.code, CompareValues(a, b));
     }
     case Code::kAnd: {
       Value a = run(0);
@@ -319,9 +335,15 @@ namespace {
     case Code::kGe:
       if (in.flags & kRightConst) {
         const ConstOperand& c = *static_cast<const ConstOperand*>(in.aux);
-        for (size_t r = 0; r < n; ++r) Put(&out[r], CmpToBool(in.code, CompareToConst(a[r], c)));
+        for (size_t r = 0; r < n; ++r) {
+          Value eq;
+          Put(&out[r], StringEquality(in.code, a[r], c.v, &eq) ? eq : CmpToBool(in.code, CompareToConst(a[r], c)));
+        }
       } else {
-        for (size_t r = 0; r < n; ++r) Put(&out[r], CmpToBool(in.code, CompareValues(a[r], b[r])));
+        for (size_t r = 0; r < n; ++r) {
+          Value eq;
+          Put(&out[r], StringEquality(in.code, a[r], b[r], &eq) ? eq : CmpToBool(in.code, CompareValues(a[r], b[r])));
+        }
       }
       return;
     case Code::kAnd:

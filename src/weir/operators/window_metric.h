@@ -92,6 +92,8 @@ class WindowMetric final : public runtime::Metric {
                                                const runtime::ReaggregateRequest& request,
                                                std::vector<store::StoredState>* merged = nullptr) const override;
   const spec::RetentionSpec& retention() const override { return plan_.retention; }
+  const expr::Program* record_filter() const override { return plan_.where.get(); }
+  const expr::Program* event_time_expr() const override { return plan_.event_time.get(); }
   std::optional<Duration> EarlyEmitInterval() const override { return plan_.emit_early; }
   void SaveState(std::string& out) const override;
   Status RestoreState(std::string_view in) override;

@@ -13,6 +13,7 @@
 
 #include "weir/base/result.h"
 #include "weir/base/time.h"
+#include "weir/expr/expr.h"
 #include "weir/model/batch.h"
 #include "weir/model/results.h"
 #include "weir/spec/spec.h"
@@ -97,6 +98,10 @@ class Metric {
   virtual std::string StatusJson(Timestamp now) const = 0;
   virtual uint64_t late_records() const = 0;
   virtual MetricNumbers Numbers() const = 0;
+  /// The metric's record filter (`where`) and event-time expression, or nullptr. The pipeline
+  /// uses them to let decoders skip events that no metric keeps (codec::DecodeGate).
+  virtual const expr::Program* record_filter() const { return nullptr; }
+  virtual const expr::Program* event_time_expr() const { return nullptr; }
   /// How often the metric wants OnTimer for early emission, if it emits early.
   virtual std::optional<Duration> EarlyEmitInterval() const { return std::nullopt; }
   /// Merges stored partial states (rows of this metric, oldest window first) into coarser

@@ -1,5 +1,6 @@
 #include "weir/runtime/pipeline.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <deque>
@@ -100,6 +101,45 @@ struct Pipeline::Impl : Emitter {
   std::vector<std::unique_ptr<Source>> sources;
   std::vector<std::unique_ptr<SourceContext>> contexts;
   std::vector<std::unique_ptr<Processor>> processors;
+  std::vector<std::unique_ptr<codec::DecodeGate>> gates;  // per source; null: decode everything
+
+  // A source whose every reader is a metric with a `where` (and no processor or event sink sees
+  // its events) gets a gate: its decoders skip most of an event no `where` keeps, reading only
+  // what the watermark needs (the event times).
+  void BuildDecodeGates() {
+    gates.resize(sources.size());
+    if (!processors.empty()) return;
+    for (const auto& s : sinks)
+      if (s.route == Route::kEvents) return;
+    for (uint32_t src = 0; src < sources.size(); ++src) {
+      auto gate = std::make_unique<codec::DecodeGate>();
+      std::vector<const expr::Program*> filters;
+      bool ok = true;
+      for (const auto& m : metrics) {
+        if (!m->Reads(src)) continue;
+        const expr::Program* f = m->record_filter();
+        if (!f || f->slots().empty()) {
+          ok = false;
+          break;
+        }
+        filters.push_back(f);
+        gate->decide.insert(gate->decide.end(), f->slots().begin(), f->slots().end());
+        if (const expr::Program* t = m->event_time_expr())
+          gate->always.insert(gate->always.end(), t->slots().begin(), t->slots().end());
+      }
+      if (!ok || filters.empty()) continue;
+      for (auto* v : {&gate->decide, &gate->always}) {
+        std::sort(v->begin(), v->end());
+        v->erase(std::unique(v->begin(), v->end()), v->end());
+      }
+      gate->keep = [filters](const Value* row, Arena& arena) {
+        for (const expr::Program* f : filters)
+          if (f->Test(row, arena)) return true;
+        return false;
+      };
+      gates[src] = std::move(gate);
+    }
+  }
   std::vector<std::unique_ptr<Metric>> metrics;
   std::vector<SinkEntry> sinks;
   std::unique_ptr<store::ResultStore> store;
@@ -182,6 +222,9 @@ struct Pipeline::Impl : Emitter {
       return p_.restored->PositionOf(p_.source_info[index_].id, partition);
     }
     const std::string& data_dir() const override { return p_.data_dir; }
+    const codec::DecodeGate* decode_gate() const override {
+      return index_ < p_.gates.size() ? p_.gates[index_].get() : nullptr;
+    }
     const SourceStats& stats() const { return stats_; }
 
    private:
@@ -583,6 +626,7 @@ std::unique_ptr<Pipeline> Pipeline::Plan(const spec::Pipeline& spec, const Regis
     impl->sinks.push_back(std::move(e));
   }
   if (!diags.ok()) return nullptr;
+  impl->BuildDecodeGates();
   impl->source_info = ctx.sources;
   impl->ended_partitions.assign(impl->sources.size(), 0);
   impl->positions.resize(impl->sources.size());

@@ -57,6 +57,9 @@ class SourceContext {
   /// Where to resume `partition`: the position of the last batch the restored checkpoint
   /// covers (the source replays what follows), or nullopt to start from the beginning.
   virtual std::optional<int64_t> RestoredPosition(uint32_t partition) const = 0;
+  /// What decoders of this source may skip (DecodeOptions::gate), or nullptr. Lives as long as
+  /// the pipeline.
+  virtual const codec::DecodeGate* decode_gate() const { return nullptr; }
   /// The pipeline's durable directory, for sources that keep a log.
   virtual const std::string& data_dir() const = 0;
   /// Queue accounting of a batch (what TryReserve expects).

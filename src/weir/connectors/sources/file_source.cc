@@ -29,6 +29,7 @@ class FileSource final : public runtime::Source {
 
   Status Start(runtime::SourceContext& ctx) override {
     ctx_ = &ctx;
+    options_.gate = ctx.decode_gate();
     int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Fail("cannot open {}: {}", path_, std::strerror(errno));
     struct stat st;

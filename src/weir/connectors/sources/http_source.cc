@@ -74,6 +74,7 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
 
   Status Start(runtime::SourceContext& ctx) override {
     ctx_ = &ctx;
+    options_.gate = ctx.decode_gate();
     state::WalOptions wo;
     wo.dir = ctx.data_dir() + "/wal/" + id_;
     wo.fsync = durability_.fsync == "always"  ? state::FsyncMode::kAlways
