@@ -147,12 +147,17 @@ struct JsonDecoder::Impl {
   // The gate (DecodeGate), as masks over the root's keys; gate == nullptr: decode everything.
   const DecodeGate* gate = nullptr;
   uint64_t decide_mask = 0, always_mask = 0;
+  // Every key of the root (when there are at most 64 and no envelopes): once all are read, the
+  // rest of an event is not parsed.
+  uint64_t all_mask = 0;
 
   void BuildGate(const Layout& layout) {
     const DecodeGate* g = options.envelopes ? nullptr : options.gate;
-    if (!g || g->decide.empty() || !g->keep || nodes[0].children.size() > 64) return;
     auto& root = nodes[0].children;
+    if (options.envelopes || root.size() > 64 || root.empty()) return;
     for (size_t i = 0; i < root.size(); ++i) root[i].gate_bit = 1ULL << i;
+    all_mask = root.size() == 64 ? ~0ULL : (1ULL << root.size()) - 1;
+    if (!g || g->decide.empty() || !g->keep) return;
     auto mask_of = [&](const std::vector<uint32_t>& slots, uint64_t* mask) {
       for (uint32_t slot : slots) {
         if (slot >= layout.width() || !layout.field(slot).input || layout.field(slot).parts.size() != 1) return false;
@@ -332,6 +337,7 @@ struct JsonDecoder::Impl {
     simdjson::error_code err = simdjson::SUCCESS;
     // Gate: 0 undecided, 1 keep (read everything), 2 dropped (read only the `always` fields).
     int gate_state = gate && depth == 0 ? 0 : 1;
+    const bool track = all_mask != 0 && depth == 0;
     uint64_t seen = 0;
     bool cut_short = false;
     for (auto field : obj) {
@@ -380,8 +386,12 @@ struct JsonDecoder::Impl {
       }
       if (gate_state == 2 && !(c->gate_bit & always_mask)) continue;
       if ((err = Fill(v, *c, row, arena, depth))) break;
+      seen |= c->gate_bit;
+      if (track && seen == all_mask) {
+        cut_short = true;  // every field wanted has been read: the rest is not parsed
+        break;
+      }
       if (gate_state != 1) {
-        seen |= c->gate_bit;
         if (gate_state == 0 && (seen & decide_mask) == decide_mask) gate_state = gate->keep(row, arena) ? 1 : 2;
         if (gate_state == 2 && (seen & always_mask) == always_mask) {
           cut_short = true;  // the rest of the event is not needed (nor parsed)

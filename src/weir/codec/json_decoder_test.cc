@@ -222,7 +222,7 @@ TEST_F(Fixture, GateSkipsTheRestOfDroppedEvents) {
       "{\"event_type\":\"view\",\"ts_ms\":5,\"properties\":{\"amount\":1},\"tail\" 1}\n"
       "{\"event_type\":\"purchase\",\"ts_ms\":6,\"properties\":{\"amount\":2,\"currency\":\"EUR\"}}\n"
       "{\"ts_ms\":7,\"event_type\":\"view\",\"properties\":{\"amount\":3}}\n"
-      "{\"event_type\":\"purchase\",\"ts_ms\":8,\"properties\":{\"amount\":4},\"tail\" 1}\n");
+      "{\"event_type\":\"purchase\",\"ts_ms\":8 \"properties\":{\"amount\":4}}\n");
   Batch b(layout.width());
   b.Hold(buf);
   std::vector<Reject> rejects;

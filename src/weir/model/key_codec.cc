@@ -51,17 +51,15 @@ int64_t FromSortableInt(uint64_t u) { return static_cast<int64_t>(u ^ (1ULL << 6
 
 // Strings: bytes with 0x00 escaped as 0x00 0xFF, terminated by 0x00 0x01.
 void PutBytes(std::string_view s, std::string& out) {
-  size_t start = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\0') {
-      out.append(s.data() + start, i - start + 1);
-      out.push_back(static_cast<char>(0xFF));
-      start = i + 1;
-    }
+  const char* p = s.data();
+  const char* end = p + s.size();
+  while (const char* z = static_cast<const char*>(std::memchr(p, '\0', static_cast<size_t>(end - p)))) {
+    out.append(p, static_cast<size_t>(z - p) + 1);
+    out.push_back(static_cast<char>(0xFF));
+    p = z + 1;
   }
-  out.append(s.data() + start, s.size() - start);
-  out.push_back('\0');
-  out.push_back('\x01');
+  out.append(p, static_cast<size_t>(end - p));
+  out.append("\0\x01", 2);
 }
 
 std::string_view GetBytes(std::string_view& in, Arena* arena) {
