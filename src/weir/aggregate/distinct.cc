@@ -1,13 +1,65 @@
 // count_distinct: exact, with retraction (every value is kept with its count).
 #include <absl/container/flat_hash_map.h>
 
+#include <algorithm>
+#include <cstring>
+#include <string>
+
 #include "weir/aggregate/basic.h"
 #include "weir/aggregate/state_io.h"
 
 namespace weir::aggregate {
 namespace {
 
-using Counts = absl::flat_hash_map<std::string, int64_t>;
+// Each distinct value is kept as its key encoding (model/key_codec.h) with a count. Keys of up
+// to 15 bytes (user ids, numbers, short codes: nearly all of them) live inline in a 16-byte slot
+// key, compared as two words; longer ones in a map of strings.
+struct SmallKey {
+  uint64_t lo = 0, hi = 0;  // the bytes, zero-padded; the top byte of `hi` is the length
+  bool operator==(const SmallKey&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const SmallKey& k) {
+    return H::combine(std::move(h), k.lo, k.hi);
+  }
+  static constexpr size_t kMax = 15;
+  static SmallKey Of(std::string_view bytes) {
+    char buf[16] = {};
+    std::memcpy(buf, bytes.data(), bytes.size());
+    buf[15] = static_cast<char>(bytes.size());
+    SmallKey k;
+    std::memcpy(&k.lo, buf, 8);
+    std::memcpy(&k.hi, buf + 8, 8);
+    return k;
+  }
+  std::string_view bytes(char (&buf)[16]) const {
+    std::memcpy(buf, &lo, 8);
+    std::memcpy(buf + 8, &hi, 8);
+    return {buf, static_cast<size_t>(static_cast<unsigned char>(buf[15]))};
+  }
+};
+
+struct Counts {
+  absl::flat_hash_map<SmallKey, int64_t> small;
+  absl::flat_hash_map<std::string, int64_t> large;
+
+  void Add(std::string_view key, int64_t n) {
+    if (key.size() <= SmallKey::kMax) {
+      auto [it, inserted] = small.try_emplace(SmallKey::Of(key), n);
+      if (!inserted && (it->second += n) == 0) small.erase(it);
+    } else {
+      auto it = large.find(absl::string_view(key.data(), key.size()));
+      if (it == large.end()) large.emplace(std::string(key), n);
+      else if ((it->second += n) == 0) large.erase(it);
+    }
+  }
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    char buf[16];
+    for (const auto& [k, n] : small) fn(k.bytes(buf), n);
+    for (const auto& [k, n] : large) fn(std::string_view(k), n);
+  }
+  size_t size() const { return small.size() + large.size(); }
+};
 
 class CountDistinct final : public AggregateFunction {
  public:
@@ -22,45 +74,45 @@ class CountDistinct final : public AggregateFunction {
     return *c;
   }
   void Update(const UpdateInput& in, uint32_t off) const override {
+    // In runs of kAhead values: encode and prefetch each one's slot, then count them, so that
+    // the cache misses of a large table overlap instead of following one another.
+    constexpr size_t kAhead = 16;
     const Value* x = in.args[0];
-    std::string key;
-    for (size_t i = 0; i < in.n; ++i) {
-      if (!in.rows[i] || x[i].is_null()) continue;
-      key.clear();
-      EncodeKey(x[i], key);
-      Counts& c = Get(in.rows[i] + off);
-      auto it = c.find(key);
-      if (it == c.end()) {
-        c.emplace(key, in.weights[i]);
-      } else if ((it->second += in.weights[i]) == 0) {
-        c.erase(it);
+    std::string keys[kAhead];
+    size_t idx[kAhead];
+    for (size_t base = 0; base < in.n; base += kAhead) {
+      size_t m = 0;
+      for (size_t i = base; i < std::min(in.n, base + kAhead); ++i) {
+        if (!in.rows[i] || x[i].is_null()) continue;
+        std::string& k = keys[m];
+        k.clear();
+        EncodeKey(x[i], k);
+        if (k.size() <= SmallKey::kMax) Get(in.rows[i] + off).small.prefetch(SmallKey::Of(k));
+        idx[m++] = i;
       }
+      for (size_t j = 0; j < m; ++j) Get(in.rows[idx[j]] + off).Add(keys[j], in.weights[idx[j]]);
     }
   }
   void Merge(char* d, const char* s) const override {
     const Counts* b = *As<Counts*>(s);
     if (!b) return;
     Counts& a = Get(d);
-    for (const auto& [k, n] : *b) {
-      auto [it, inserted] = a.emplace(k, n);
-      if (!inserted && (it->second += n) == 0) a.erase(it);
-    }
+    b->ForEach([&](std::string_view k, int64_t n) { a.Add(k, n); });
   }
   Value Finalize(const char* s, Arena&) const override {
     const Counts* c = *As<Counts*>(s);
     int64_t n = 0;
-    if (c)
-      for (const auto& [k, cnt] : *c) n += cnt > 0;
+    if (c) c->ForEach([&](std::string_view, int64_t cnt) { n += cnt > 0; });
     return Value::Int(n);
   }
   void Serialize(const char* s, std::string& out) const override {
     const Counts* c = *As<Counts*>(s);
     PutU64(out, c ? c->size() : 0);
     if (!c) return;
-    for (const auto& [k, n] : *c) {
+    c->ForEach([&](std::string_view k, int64_t n) {
       PutBytes(out, k);
       PutI64(out, n);
-    }
+    });
   }
   Status Deserialize(char* s, std::string_view& in) const override {
     uint64_t n;
@@ -70,7 +122,7 @@ class CountDistinct final : public AggregateFunction {
       int64_t cnt;
       WEIR_RETURN_IF_ERROR(GetBytes(in, &k));
       WEIR_RETURN_IF_ERROR(GetI64(in, &cnt));
-      Get(s)[std::string(k)] += cnt;
+      Get(s).Add(k, cnt);
     }
     return Ok();
   }
