@@ -1,5 +1,6 @@
 # Thin wrapper over the CMake presets in CMakePresets.json.
 #   make run      install what is missing, build, start the demo pipeline with the dashboard
+#   make web      build the dashboard (web/ and uPlot from node_modules) into web/dist
 #   make test     install what is missing, build, run every test
 #   make bench    build and run the benchmarks (results: BENCHMARKS.md)
 #   make release | debug | asan   build one preset
@@ -8,7 +9,7 @@ PRESET ?= release
 JOBS ?= $(shell nproc)
 BUILD := build/$(PRESET)
 
-.PHONY: all deps build release debug asan run test unit bench format lint clean
+.PHONY: all deps build release debug asan web run test unit bench format lint clean
 
 all: build
 
@@ -28,10 +29,13 @@ debug:
 asan:
 	$(MAKE) build PRESET=asan
 
-run: deps build
-	$(BUILD)/bin/weir run examples/quickstart.yaml --web-dir web --data-dir .weir/quickstart
+web: deps
+	@scripts/build-web
 
-test: deps build lint
+run: deps build web
+	$(BUILD)/bin/weir run examples/quickstart.yaml --web-dir web/dist --data-dir .weir/quickstart
+
+test: deps build web lint
 	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure --timeout 900
 
 unit: build

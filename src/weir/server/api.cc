@@ -285,7 +285,8 @@ std::string MetricsListJson(runtime::Pipeline& p) {
       if (i) s += ',';
       AppendJsonString(s, m->value_names[i]);
     }
-    s += fmt::format("],\"windowed\":{},\"href\":\"/api/v1/metrics/{}\"}}", m->windowed, m->id);
+    s += fmt::format("],\"windowed\":{},\"window_ms\":{},\"top_n\":{},\"href\":\"/api/v1/metrics/{}\"}}", m->windowed,
+                     m->window_size, m->top_n, m->id);
   }
   s += "]}";
   return s;
