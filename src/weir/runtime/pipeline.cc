@@ -5,6 +5,7 @@
 #include <cmath>
 #include <deque>
 #include <filesystem>
+#include <future>
 
 #include "weir/base/log.h"
 #include "weir/runtime/checkpoint.h"
@@ -161,10 +162,18 @@ struct Pipeline::Impl : Emitter {
   Timestamp last_checkpoint_at = 0;
   struct CheckpointStats {
     uint64_t taken = 0, failed = 0, last_bytes = 0, last_id = 0;
-    int64_t last_ms = 0;
+    int64_t last_ms = 0;        // from the cut to the checkpoint being durable
+    int64_t last_pause_ms = 0;  // how long the pipeline thread stopped for it (the cut)
     Timestamp last_at = 0;
     std::string last_error;
   } ckpt_stats;
+  // The checkpoint being written in the background, if any (one at a time).
+  struct CheckpointInFlight {
+    Checkpoint cp;
+    int64_t started_ns = 0;
+    std::future<Result<uint64_t>> written;
+  };
+  std::optional<CheckpointInFlight> ckpt_in_flight;
   BoundedQueue<Message> queue;
   std::thread thread;
   Timestamp started_at = 0;
@@ -320,6 +329,7 @@ struct Pipeline::Impl : Emitter {
         last_timer = now;
         for (auto& m : metrics) m->OnTimer(now, *this);
         FlushSinks();
+        FinishCheckpoint(false);
         if (checkpoints && changed_since_checkpoint && now - last_checkpoint_at >= durability.checkpoint_interval)
           TakeCheckpoint();
         if (retention && now - last_retention_at >= 1000) {
@@ -337,15 +347,23 @@ struct Pipeline::Impl : Emitter {
     }
     FlushSinks();
     if (retention) retention->Run();
-    if (checkpoints && changed_since_checkpoint) TakeCheckpoint();  // the final one, on the way out
+    FinishCheckpoint(true);
+    if (checkpoints && changed_since_checkpoint) TakeCheckpoint(true);  // the final one, on the way out
     Snapshot(NowMillis());
     std::lock_guard lock(mu);
     finished = true;
     cv.notify_all();
   }
 
-  // Pipeline thread, between batches: the state and the positions agree.
-  void TakeCheckpoint() {
+  // Pipeline thread, between batches: the state and the positions agree. The cut (metric states
+  // serialized, positions taken, results flushed to the store) stops the pipeline; writing and
+  // syncing the file happens on another thread, and FinishCheckpoint completes it. With `wait`,
+  // returns once it is durable (shutdown).
+  void TakeCheckpoint(bool wait = false) {
+    if (ckpt_in_flight) {
+      if (!wait) return;  // the previous one is still being written: try again at the next tick
+      FinishCheckpoint(true);
+    }
     int64_t started = MonotonicNanos();
     FlushSinks();  // sink positions below count only what reached the OS
     Checkpoint cp;
@@ -368,16 +386,36 @@ struct Pipeline::Impl : Emitter {
       WEIR_LOG_WARN("checkpoint {} not taken: {}", cp.id, st.error().message);
       return;
     }
-    auto written = checkpoints->Write(cp);
+    ++next_checkpoint_id;
+    changed_since_checkpoint = false;
     last_checkpoint_at = NowMillis();
+    ckpt_stats.last_pause_ms = (MonotonicNanos() - started) / 1'000'000;
+    ckpt_in_flight.emplace();
+    ckpt_in_flight->cp = std::move(cp);
+    ckpt_in_flight->started_ns = started;
+    const Checkpoint* to_write = &ckpt_in_flight->cp;  // stays put until FinishCheckpoint
+    ckpt_in_flight->written =
+        std::async(std::launch::async, [store = checkpoints.get(), to_write] { return store->Write(*to_write); });
+    if (wait) FinishCheckpoint(true);
+  }
+
+  // Pipeline thread: once the background write is done (or, with `wait`, after waiting for it),
+  // records the outcome and lets sources drop what the checkpoint covers.
+  void FinishCheckpoint(bool wait) {
+    if (!ckpt_in_flight) return;
+    auto& f = ckpt_in_flight->written;
+    if (!wait && f.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
+    Result<uint64_t> written = f.get();
+    Checkpoint cp = std::move(ckpt_in_flight->cp);
+    int64_t started = ckpt_in_flight->started_ns;
+    ckpt_in_flight.reset();
     if (!written) {
       ++ckpt_stats.failed;
       ckpt_stats.last_error = written.error().message;
+      changed_since_checkpoint = true;  // the next one covers this one's changes
       WEIR_LOG_WARN("checkpoint {} failed: {}", cp.id, written.error().message);
       return;
     }
-    ++next_checkpoint_id;
-    changed_since_checkpoint = false;
     ++ckpt_stats.taken;
     ckpt_stats.last_id = cp.id;
     ckpt_stats.last_bytes = *written;
@@ -486,9 +524,9 @@ struct Pipeline::Impl : Emitter {
       s += '}';
     }
     s += "],\"checkpoints\":";
-    s += fmt::format("{{\"enabled\":{},\"taken\":{},\"failed\":{},\"last_id\":{},\"last_bytes\":{},\"last_duration_ms\":{}",
+    s += fmt::format("{{\"enabled\":{},\"taken\":{},\"failed\":{},\"last_id\":{},\"last_bytes\":{},\"last_duration_ms\":{},\"last_pause_ms\":{}",
                      checkpoints != nullptr, ckpt_stats.taken, ckpt_stats.failed, ckpt_stats.last_id,
-                     ckpt_stats.last_bytes, ckpt_stats.last_ms);
+                     ckpt_stats.last_bytes, ckpt_stats.last_ms, ckpt_stats.last_pause_ms);
     s += ",\"last_at\":";
     if (ckpt_stats.last_at) AppendJson(s, Value::Time(ckpt_stats.last_at)); else s += "null";
     s += ",\"restored_from\":";
