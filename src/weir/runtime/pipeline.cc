@@ -31,7 +31,9 @@ struct Work {
   bool ready = false;
 };
 
-/// Worker threads that prepare Work items; the pipeline thread waits for them in order.
+/// Worker threads that prepare Work items; the pipeline thread waits for them in order, and
+/// prepares an item itself when no worker has taken it yet (so `--workers N` runs N-1 workers
+/// plus the pipeline thread, and N cores stay busy without N+1 threads competing for them).
 class PreparePool {
  public:
   PreparePool(size_t threads, std::function<void(Work&)> prepare) : prepare_(std::move(prepare)) {
@@ -54,6 +56,16 @@ class PreparePool {
   }
   void WaitReady(Work* w) {
     std::unique_lock lock(mu_);
+    if (!w->ready) {
+      if (auto it = std::find(tasks_.begin(), tasks_.end(), w); it != tasks_.end()) {
+        tasks_.erase(it);
+        lock.unlock();
+        prepare_(*w);
+        lock.lock();
+        w->ready = true;
+        return;
+      }
+    }
     done_cv_.wait(lock, [&] { return w->ready; });
   }
 
@@ -294,7 +306,7 @@ struct Pipeline::Impl : Emitter {
     for (const auto& m : metrics)
       if (auto e = m->EarlyEmitInterval()) timer_interval = std::max<Duration>(1, std::min(timer_interval, *e));
     std::unique_ptr<PreparePool> pool;
-    if (options.workers > 1) pool = std::make_unique<PreparePool>(options.workers, [this](Work& w) { Prepare(w); });
+    if (options.workers > 1) pool = std::make_unique<PreparePool>(options.workers - 1, [this](Work& w) { Prepare(w); });
     std::deque<std::unique_ptr<Work>> inflight;
     const size_t max_inflight = std::max<size_t>(2, options.workers * 2);
     while (true) {
