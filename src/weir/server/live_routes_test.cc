@@ -352,30 +352,5 @@ TEST_F(LiveRoutes, SlowSseClientStartsOverFromASnapshotWithoutGapsOrRepeats) {
   EXPECT_LT(updates, kRows);
 }
 
-// Not a test: measures the hub and SSE transport alone, from OnResults on the "pipeline thread"
-// to the update read by a client, with one and with 50 clients. Run with
-//   weir_server_test --gtest_also_run_disabled_tests --gtest_filter='*PushLatency*'
-TEST_F(LiveRoutes, DISABLED_PushLatency) {
-  Start();
-  for (int clients : {1, 50}) {
-    std::vector<std::unique_ptr<HttpClient>> streams;
-    for (int i = 0; i < clients; ++i) {
-      streams.push_back(OpenSse(fmt::format("/api/v1/stream?metrics=views&last_event_id=views%3D{}", views_em_->seq)));
-      ASSERT_TRUE(streams.back());
-    }
-    std::vector<double> us;
-    for (int i = 0; i < 2000; ++i) {
-      auto t0 = std::chrono::steady_clock::now();
-      views_em_->Emit(i % 2 ? "DE" : "FR", i);
-      // The last client to be served shows the fan-out cost.
-      for (auto& s : streams) ASSERT_EQ(Next(*s).event, "update");
-      us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
-    }
-    std::sort(us.begin(), us.end());
-    std::printf("OnResults -> SSE update read by all of %d client(s): p50 %.0f us, p99 %.0f us\n", clients,
-                us[us.size() / 2], us[us.size() * 99 / 100]);
-  }
-}
-
 }  // namespace
 }  // namespace weir::server
