@@ -105,15 +105,18 @@ int Run(const RunOptions& o) {
   }
 
   std::unique_ptr<server::LiveHub> live;  // declared before http: outlives the server's streams
+  std::unique_ptr<server::ApiWorkers> api_workers;
   std::unique_ptr<server::HttpServer> http;
   if (spec.server.enabled) {
+    api_workers = std::make_unique<server::ApiWorkers>(2);
     auto made = server::HttpServer::Make({.host = host, .port = port});
     if (!made) {
       std::cerr << "error: " << made.error().message << "\n";
       return 1;
     }
     http = std::move(*made);
-    if (auto st = server::RegisterApi(*http, *pipeline, [&live] { return live ? live->subscribers() : uint64_t{0}; });
+    if (auto st = server::RegisterApi(
+            *http, *pipeline, [&live] { return live ? live->subscribers() : uint64_t{0}; }, api_workers.get());
         !st) {
       std::cerr << "error: " << st.error().message << "\n";
       return 2;
@@ -194,6 +197,7 @@ int Run(const RunOptions& o) {
   finished = true;
   if (announcer.joinable()) announcer.join();
   if (http) http->Stop(std::chrono::seconds(5));
+  if (api_workers) api_workers->Stop();  // no query reads the store once the pipeline stops
   pipeline->Stop();
   waiter.join();
   if (auto f = pipeline->failure()) {

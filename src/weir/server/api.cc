@@ -1,7 +1,10 @@
 #include "weir/server/api.h"
 
 #include <algorithm>
+#include <atomic>
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <fmt/format.h>
 #include <simdjson.h>
 
@@ -294,7 +297,51 @@ std::string MetricsListJson(runtime::Pipeline& p) {
 
 }  // namespace
 
-Status RegisterApi(HttpServer& server, runtime::Pipeline& pipeline, std::function<uint64_t()> live_subscribers) {
+struct ApiWorkers::Impl {
+  boost::asio::thread_pool pool;
+  std::atomic<bool> stopped{false};
+  explicit Impl(int threads) : pool(static_cast<size_t>(std::max(1, threads))) {}
+};
+
+ApiWorkers::ApiWorkers(int threads) : impl_(std::make_unique<Impl>(threads)) {}
+ApiWorkers::~ApiWorkers() { Stop(); }
+
+void ApiWorkers::Run(std::function<void()> task) {
+  if (impl_->stopped) return;
+  boost::asio::post(impl_->pool, std::move(task));
+}
+
+void ApiWorkers::Stop() {
+  if (impl_->stopped.exchange(true)) return;
+  impl_->pool.stop();
+  impl_->pool.join();
+}
+
+namespace {
+
+// A SyncHandler run on the API workers (when there are any), answering through the Responder.
+Handler OnWorkers(ApiWorkers* workers, SyncHandler fn) {
+  return [workers, fn = std::move(fn)](Request& req, Responder done) {
+    if (!workers) {
+      done(fn(req));
+      return;
+    }
+    auto request = std::make_shared<Request>(std::move(req));
+    auto responder = std::make_shared<Responder>(std::move(done));
+    workers->Run([request, responder, fn] {
+      try {
+        (*responder)(fn(*request));
+      } catch (const std::exception& e) {
+        (*responder)(Response::Error(500, fmt::format("query failed: {}", e.what())));
+      }
+    });
+  };
+}
+
+}  // namespace
+
+Status RegisterApi(HttpServer& server, runtime::Pipeline& pipeline, std::function<uint64_t()> live_subscribers,
+                   ApiWorkers* workers) {
   runtime::Pipeline* p = &pipeline;
   for (runtime::IngestEndpoint* ep : pipeline.ingest_endpoints()) {
     WEIR_RETURN_IF_ERROR(server.Route("POST", ep->path(), [ep](Request& req, Responder done) {
@@ -331,23 +378,23 @@ Status RegisterApi(HttpServer& server, runtime::Pipeline& pipeline, std::functio
 
   WEIR_RETURN_IF_ERROR(server.Route("GET", "/api/v1/status", [p](Request&) { return Response::Json(200, p->StatusJson()); }));
 
-  WEIR_RETURN_IF_ERROR(server.Route("GET", "/api/v1/metrics", [p](Request& req) {
+  WEIR_RETURN_IF_ERROR(server.Route("GET", "/api/v1/metrics", OnWorkers(workers, [p](Request& req) {
     if (auto id = req.param("metric")) {
       const MetricSchema* m = FindMetric(*p, *id);
       if (!m) return UnknownMetric(*p, *id);
       return QueryMetric(*p, *m, req, true);
     }
     return Response::Json(200, MetricsListJson(*p));
-  }));
+  })));
 
-  WEIR_RETURN_IF_ERROR(server.Route("GET", "/api/v1/metrics/{id}", [p](Request& req) {
+  WEIR_RETURN_IF_ERROR(server.Route("GET", "/api/v1/metrics/{id}", OnWorkers(workers, [p](Request& req) {
     std::string_view id = *req.path_param("id");
     const MetricSchema* m = FindMetric(*p, id);
     if (!m) return UnknownMetric(*p, id);
     return QueryMetric(*p, *m, req, false);
-  }));
+  })));
 
-  WEIR_RETURN_IF_ERROR(server.Route("GET", "/api/v1/metrics/{id}/late", [p](Request& req) {
+  WEIR_RETURN_IF_ERROR(server.Route("GET", "/api/v1/metrics/{id}/late", OnWorkers(workers, [p](Request& req) {
     std::string_view id = *req.path_param("id");
     const MetricSchema* m = FindMetric(*p, id);
     if (!m) return UnknownMetric(*p, id);
@@ -370,7 +417,7 @@ Status RegisterApi(HttpServer& server, runtime::Pipeline& pipeline, std::functio
     auto r = p->store()->QueryLate(m->id, start, end, limit);
     if (!r) return Response::Error(500, r.error().message);
     return Response::Json(200, RowsJson(m->id, r->rows, r->truncated));
-  }));
+  })));
   return Ok();
 }
 

@@ -21,9 +21,27 @@
 
 namespace weir::server {
 
+/// Threads that run queries, so that a long read never holds up an IO thread (and with it
+/// /health and ingest on the same connections' thread).
+class ApiWorkers {
+ public:
+  explicit ApiWorkers(int threads);
+  ~ApiWorkers();
+  /// Runs `task` on a worker. After Stop, does nothing (the task is dropped).
+  void Run(std::function<void()> task);
+  /// Drops queued tasks (their Responders answer 500 or nothing) and waits for running ones.
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 /// Registers every API route for `pipeline` on `server`. The pipeline must outlive the server.
+/// With `workers`, queries run on them (stop them after the server, before the pipeline);
+/// without, on the IO threads.
 Status RegisterApi(HttpServer& server, runtime::Pipeline& pipeline,
-                   std::function<uint64_t()> live_subscribers = nullptr);
+                   std::function<uint64_t()> live_subscribers = nullptr, ApiWorkers* workers = nullptr);
 
 /// Parses a time parameter: ISO-8601, epoch seconds or milliseconds, "now", or relative to now
 /// such as "-1h" or "-15m".
