@@ -114,8 +114,9 @@ TEST(Parser, Precedence) {
 }
 
 TEST(Parser, Literals) {
-  auto lit = [](std::string_view text) -> Value {
-    auto ast = Parse(text);
+  std::vector<decltype(Parse(""))> keep;  // a string literal points into its tree
+  auto lit = [&keep](std::string_view text) -> Value {
+    auto& ast = keep.emplace_back(Parse(text));
     EXPECT_TRUE(ast) << text;
     if (!ast) return Value();
     EXPECT_EQ((*ast)->kind, NodeKind::kLiteral) << text;
