@@ -12,8 +12,8 @@ namespace weir::aggregate {
 namespace {
 
 // Each distinct value is kept as its key encoding (model/key_codec.h) with a count. Keys of up
-// to 15 bytes (user ids, numbers, short codes: nearly all of them) live inline in a 16-byte slot
-// key, compared as two words; longer ones in a map of strings.
+// to 15 bytes (user ids, short codes) live inline in a 16-byte slot key, compared as two words;
+// integers (whose encoding is 18 bytes) in a map of their own; longer keys in a map of strings.
 struct SmallKey {
   uint64_t lo = 0, hi = 0;  // the bytes, zero-padded; the top byte of `hi` is the length
   bool operator==(const SmallKey&) const = default;
@@ -40,7 +40,22 @@ struct SmallKey {
 
 struct Counts {
   absl::flat_hash_map<SmallKey, int64_t> small;
+  absl::flat_hash_map<int64_t, int64_t> ints;
   absl::flat_hash_map<std::string, int64_t> large;
+
+  void AddInt(int64_t v, int64_t n) {
+    auto [it, inserted] = ints.try_emplace(v, n);
+    if (!inserted && (it->second += n) == 0) ints.erase(it);
+  }
+  /// Adds a value's key encoding: integers go to `ints`.
+  void AddEncoded(std::string_view key, int64_t n) {
+    if (key.size() > SmallKey::kMax) {
+      std::string_view rest = key;
+      Value v = DecodeKey(rest);
+      if (v.is_int() && rest.empty()) return AddInt(v.as_int(), n);
+    }
+    Add(key, n);
+  }
 
   void Add(std::string_view key, int64_t n) {
     if (key.size() <= SmallKey::kMax) {
@@ -56,9 +71,15 @@ struct Counts {
   void ForEach(Fn&& fn) const {
     char buf[16];
     for (const auto& [k, n] : small) fn(k.bytes(buf), n);
+    std::string key;
+    for (const auto& [v, n] : ints) {
+      key.clear();
+      EncodeKey(Value::Int(v), key);
+      fn(std::string_view(key), n);
+    }
     for (const auto& [k, n] : large) fn(std::string_view(k), n);
   }
-  size_t size() const { return small.size() + large.size(); }
+  size_t size() const { return small.size() + ints.size() + large.size(); }
 };
 
 class CountDistinct final : public AggregateFunction {
@@ -84,20 +105,29 @@ class CountDistinct final : public AggregateFunction {
       size_t m = 0;
       for (size_t i = base; i < std::min(in.n, base + kAhead); ++i) {
         if (!in.rows[i] || x[i].is_null()) continue;
+        if (x[i].is_int()) {
+          Get(in.rows[i] + off).AddInt(x[i].as_int(), in.weights[i]);
+          continue;
+        }
         std::string& k = keys[m];
         k.clear();
         EncodeKey(x[i], k);
         if (k.size() <= SmallKey::kMax) Get(in.rows[i] + off).small.prefetch(SmallKey::Of(k));
         idx[m++] = i;
       }
-      for (size_t j = 0; j < m; ++j) Get(in.rows[idx[j]] + off).Add(keys[j], in.weights[idx[j]]);
+      for (size_t j = 0; j < m; ++j) Get(in.rows[idx[j]] + off).AddEncoded(keys[j], in.weights[idx[j]]);
     }
   }
   void Merge(char* d, const char* s) const override {
     const Counts* b = *As<Counts*>(s);
     if (!b) return;
     Counts& a = Get(d);
-    b->ForEach([&](std::string_view k, int64_t n) { a.Add(k, n); });
+    for (const auto& [v, n] : b->ints) a.AddInt(v, n);
+    for (const auto& [k, n] : b->small) {
+      char buf[16];
+      a.Add(k.bytes(buf), n);
+    }
+    for (const auto& [k, n] : b->large) a.Add(k, n);
   }
   Value Finalize(const char* s, Arena&) const override {
     const Counts* c = *As<Counts*>(s);
@@ -122,7 +152,7 @@ class CountDistinct final : public AggregateFunction {
       int64_t cnt;
       WEIR_RETURN_IF_ERROR(GetBytes(in, &k));
       WEIR_RETURN_IF_ERROR(GetI64(in, &cnt));
-      Get(s).Add(k, cnt);
+      Get(s).AddEncoded(k, cnt);
     }
     return Ok();
   }
