@@ -655,7 +655,10 @@ TEST(HttpServer, SlowStreamClientIsCutOffWithoutBlockingOthers) {
   // The socket buffers fill up, then the queue; Write must report it instead of blocking.
   while (writes < 100000 && stream->Write(chunk)) {
     ++writes;
-    if (writes % 8 == 0) std::this_thread::sleep_for(1ms);  // 32 KiB at a time: the IO thread keeps up
+    // Give the IO thread the chance to drain into the socket, however loaded the machine: wait
+    // (a bounded time) for the queue to go under half the bound before writing on.
+    for (int i = 0; i < 200 && stream->queued_bytes() > feed.options.max_queued_bytes / 2; ++i)
+      std::this_thread::sleep_for(1ms);
   }
   EXPECT_LT(writes, 100000u) << "the slow client was never cut off";
   // More than the queue bound went out: the IO thread drained the queue into the socket
