@@ -571,14 +571,21 @@ bool WindowMetric::EmitItems(std::vector<EmitItem>& items, bool final, bool sort
   std::vector<uint32_t> order(count);
   std::iota(order.begin(), order.end(), 0);
   if (sorted_window && !plan_.order_by.empty()) {
-    std::stable_sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) {
+    // Ties keep their candidate order (the index breaks them), so a partial sort for the top
+    // `limit` picks exactly what a stable sort would.
+    auto before = [&](uint32_t x, uint32_t y) {
       for (const auto& [slot, desc] : plan_.order_by) {
         int c = CompareTotal(all[x * width + slot], all[y * width + slot]);
         if (c != 0) return desc ? c > 0 : c < 0;
       }
-      return false;
-    });
-    if (plan_.limit > 0 && order.size() > static_cast<size_t>(plan_.limit)) order.resize(plan_.limit);
+      return x < y;
+    };
+    if (plan_.limit > 0 && order.size() > static_cast<size_t>(plan_.limit)) {
+      std::partial_sort(order.begin(), order.begin() + plan_.limit, order.end(), before);
+      order.resize(plan_.limit);
+    } else {
+      std::sort(order.begin(), order.end(), before);
+    }
   }
   if (order.empty() && deletions.empty() && !emit_if_empty) return false;
 
