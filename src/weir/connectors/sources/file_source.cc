@@ -201,6 +201,7 @@ class FileSource final : public runtime::Source {
       if (map_) {
         // Decoded by the pipeline's workers, in parallel with reading.
         batch.deferred = [this, begin, end](Batch& b) {
+          b.Reserve(static_cast<size_t>(end - begin) / 256 + 16);  // rows of ~300 bytes: no regrowth
           codec::JsonDecoder& dec = codec::ThreadDecoder(ctx_->layout(), options_);
           thread_local std::vector<codec::Reject> found;
           found.clear();
