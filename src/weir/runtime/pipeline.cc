@@ -32,8 +32,9 @@ struct Work {
 };
 
 /// Worker threads that prepare Work items; the pipeline thread waits for them in order, and
-/// prepares an item itself when no worker has taken it yet (so `--workers N` runs N-1 workers
-/// plus the pipeline thread, and N cores stay busy without N+1 threads competing for them).
+/// while it waits prepares items itself: the one it waits for if no worker has taken it yet,
+/// else the next queued one (so `--workers N` runs N-1 workers plus the pipeline thread, and N
+/// cores stay busy without N+1 threads competing for them).
 class PreparePool {
  public:
   PreparePool(size_t threads, std::function<void(Work&)> prepare) : prepare_(std::move(prepare)) {
@@ -56,17 +57,26 @@ class PreparePool {
   }
   void WaitReady(Work* w) {
     std::unique_lock lock(mu_);
-    if (!w->ready) {
+    while (!w->ready) {
+      // Rather than wait: prepare `w` if no worker has taken it, else another queued item.
+      Work* mine = nullptr;
       if (auto it = std::find(tasks_.begin(), tasks_.end(), w); it != tasks_.end()) {
+        mine = w;
         tasks_.erase(it);
-        lock.unlock();
-        prepare_(*w);
-        lock.lock();
-        w->ready = true;
-        return;
+      } else if (!tasks_.empty()) {
+        mine = tasks_.front();
+        tasks_.pop_front();
       }
+      if (!mine) {
+        done_cv_.wait(lock, [&] { return w->ready || !tasks_.empty(); });
+        continue;
+      }
+      lock.unlock();
+      prepare_(*mine);
+      lock.lock();
+      mine->ready = true;
+      done_cv_.notify_all();
     }
-    done_cv_.wait(lock, [&] { return w->ready; });
   }
 
  private:
