@@ -49,7 +49,8 @@ struct Counts {
   }
   /// Adds a value's key encoding: integers go to `ints`.
   void AddEncoded(std::string_view key, int64_t n) {
-    if (key.size() > SmallKey::kMax) {
+    constexpr size_t kIntKeyBytes = 18;  // tag, 8 bytes as a double, 0, 8 bytes as an integer
+    if (key.size() == kIntKeyBytes) {
       std::string_view rest = key;
       Value v = DecodeKey(rest);
       if (v.is_int() && rest.empty()) return AddInt(v.as_int(), n);

@@ -151,7 +151,9 @@ struct JsonDecoder::Impl {
   // rest of an event is not parsed.
   uint64_t all_mask = 0;
 
-  void BuildGate(const Layout& layout) {
+  // Bits of the root's keys, for stopping early: once all are read (all_mask), or once the gate
+  // has dropped the event and its `always` keys are read.
+  void BuildEarlyStops(const Layout& layout) {
     const DecodeGate* g = options.envelopes ? nullptr : options.gate;
     auto& root = nodes[0].children;
     if (options.envelopes || root.size() > 64 || root.empty()) return;
@@ -203,7 +205,7 @@ struct JsonDecoder::Impl {
     }
     for (auto& n : nodes)
       for (auto& c : n.children) c.Prepare();
-    BuildGate(layout);
+    BuildEarlyStops(layout);
   }
 
   // Reads a scalar (or raw object/array) into *out.
