@@ -347,7 +347,7 @@ int Main(int argc, char** argv) {
   run_cmd->add_option("--live-ring-rows", run.live_ring_rows, "Result rows kept per metric for live clients that resume")
       ->capture_default_str()
       ->check(CLI::Range(size_t{1}, size_t{100000000}));
-  run_cmd->add_option("--workers", run.workers, "Threads that decode and evaluate batches in parallel (results do not depend on it)")
+  run_cmd->add_option("--workers", run.workers, "Threads that decode, evaluate and aggregate batches in parallel, each metric's state partitioned among them by group key (results do not depend on it)")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
 

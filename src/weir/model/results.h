@@ -58,6 +58,7 @@ struct LateRecord {
   Timestamp window_start;
   Timestamp watermark;  ///< the metric's watermark when the record arrived
   std::string_view raw; ///< the event as received
+  uint32_t record = 0;  ///< its index in the batch it arrived in
 };
 
 struct LateBatch {

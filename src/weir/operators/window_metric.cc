@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "weir/aggregate/state_io.h"
+#include "weir/base/hash.h"
 #include "weir/model/key_codec.h"
 
 namespace weir::operators {
@@ -62,7 +63,10 @@ void AppendTimeOrNull(std::string& s, Timestamp t) {
 // Panes
 
 
-WindowMetric::WindowMetric(MetricPlan plan) : plan_(std::move(plan)) {
+WindowMetric::WindowMetric(MetricPlan plan) : WindowMetric(std::make_shared<const MetricPlan>(std::move(plan)), 0, 1) {}
+
+WindowMetric::WindowMetric(std::shared_ptr<const MetricPlan> plan, uint32_t shard, uint32_t shards)
+    : plan_owner_(std::move(plan)), plan_(*plan_owner_), shard_(shard), shards_(shards) {
   key_count_ = static_cast<uint32_t>(plan_.group_by.size());
   select_count_ = static_cast<uint32_t>(plan_.selects.size());
   agg_count_ = static_cast<uint32_t>(plan_.aggregates.size());
@@ -187,6 +191,7 @@ struct Prepared final : runtime::PreparedState {
   std::string keys;               // encoded group keys, back to back
   std::vector<uint32_t> key_end;  // end offset of record i's key in `keys`
   std::vector<Value> args;        // argument columns of every aggregate, n values each
+  std::vector<uint8_t> owner;     // partitioned metrics: the shard owning record i's group
   uint64_t invalid_time = 0;
 };
 }  // namespace
@@ -231,6 +236,14 @@ std::unique_ptr<runtime::PreparedState> WindowMetric::Prepare(Batch& batch) cons
       for (size_t k = 0; k < K; ++k) EncodeKey(keycols[k * n + i], p.keys);
     p.key_end[i] = static_cast<uint32_t>(p.keys.size());
   }
+  if (shards_ > 1) {
+    p.owner.assign(n, 0);
+    for (size_t i = 0; i < n; ++i) {
+      if (!p.keep[i]) continue;
+      uint32_t kb = i ? p.key_end[i - 1] : 0;
+      p.owner[i] = static_cast<uint8_t>(ShardOf(std::string_view(p.keys.data() + kb, p.key_end[i] - kb), shards_));
+    }
+  }
   // Aggregate arguments.
   size_t cols = 0;
   for (const auto& a : plan_.aggregates) cols += a.args.size();
@@ -245,9 +258,10 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
   const size_t n = batch.size();
   if (n == 0) return;
   Prepared& p = *static_cast<Prepared*>(state);
-  const Timestamp now = NowMillis();
+  const Timestamp now = now_ ? now_ : NowMillis();
   invalid_time_ += p.invalid_time;
-  std::vector<uint8_t>& keep = p.keep;
+  const std::vector<uint8_t>& keep = p.keep;
+  const bool sharded = shards_ > 1;
   const std::vector<Timestamp>& times = p.times;
 
   // The watermark moves record by record. Records behind it whose last window is beyond the
@@ -276,11 +290,14 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
     }
     seg = end;
   };
-  auto advance = [&](size_t upto, Timestamp wm) {
+  // Emissions are tagged with (records folded so far, phase): a late update's re-emission
+  // (phase 0) comes before the watermark advancing at the next record (phase 1).
+  auto advance = [&](size_t upto, Timestamp wm, uint64_t phase) {
     fold(upto);
     in.max_time = part_max;
+    tag_ = (static_cast<uint64_t>(upto) << 1) | phase;
     if (!late.records.empty()) {
-      out.EmitLate(late);
+      SendLate(late, out);
       late.records.clear();
     }
     AdvanceTo(wm, out);
@@ -294,7 +311,7 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
       wm = std::max(watermark_, SatSub(std::min(others, part_max), plan_.watermark));
       if (wm > watermark_) {
         if ((session ? NextFireEnd() : next_fire_) <= wm) {
-          advance(i, wm);
+          advance(i, wm, 1);
           pane = nullptr;
         } else {
           // Nothing is due: the windows ending up to here hold no data. Keep the bookkeeping
@@ -306,10 +323,26 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
     }
     part_max = std::max(part_max, t);
     if (!keep[i]) continue;
+    const bool mine = !sharded || p.owner[i] == shard_;
     if (panes && event_time && SatAdd(LastWindowEnd(PaneOf(t)), plan_.allowed_lateness) <= wm) {
-      keep[i] = 0;
-      ++late_;
-      late.records.push_back({t, WindowStart(PaneOf(t) + ps), wm, batch.raw(i)});
+      if (mine) {
+        ++late_;
+        late.records.push_back({t, WindowStart(PaneOf(t) + ps), wm, batch.raw(i), static_cast<uint32_t>(i)});
+      }
+      continue;
+    }
+    if (!mine) {
+      // Another shard folds this record. Sessions are per group, so they are that shard's
+      // business alone; panes are shared by every group, so every shard keeps the same panes
+      // and marks them changed, and so fires (and re-fires) the same windows at the same points.
+      if (session) continue;
+      Timestamp start = PaneOf(t);
+      if (!pane || pane->start != start) pane = &PaneAt(start);
+      pane->any_dirty = kChangedSinceFire | kChangedSinceEarly;
+      if (panes && event_time && fired_upto_ != kMinTimestamp && start + ps <= fired_upto_) {
+        advance(i + 1, watermark_, 0);
+        pane = nullptr;
+      }
       continue;
     }
     uint32_t kb = i ? p.key_end[i - 1] : 0;
@@ -320,12 +353,15 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
       if (SessionMerges(group, t, wm)) fold(i);
       rows_[i] = AssignSession(group, t, batch.weight(i), wm);
       if (!rows_[i]) {  // behind the watermark beyond lateness, with no session to join
-        keep[i] = 0;
         ++late_;
-        late.records.push_back({t, t, wm, batch.raw(i)});
+        late.records.push_back({t, t, wm, batch.raw(i), static_cast<uint32_t>(i)});
         continue;
       }
-      updates_fired = !dirty_fired_.empty();
+      // Emit right after this record whatever it made due: a fired session it changed, rows
+      // of sessions it merged or moved, or a session that ends behind the watermark (within
+      // the lateness). So a session goes out at a point set by its own group's records and
+      // the watermark alone, the same however the groups are split into shards.
+      updates_fired = !dirty_fired_.empty() || !pending_deletions_.empty() || (event_time && NextFireEnd() <= wm);
     } else {
       Timestamp start = PaneOf(t);
       if (!pane || pane->start != start) pane = &PaneAt(start);
@@ -334,13 +370,14 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
     }
     *reinterpret_cast<int64_t*>(rows_[i]) += batch.weight(i);
     if (updates_fired) {
-      advance(i + 1, watermark_);
+      advance(i + 1, watermark_, 0);
       pane = nullptr;
     }
   }
   fold(n);
   in.max_time = part_max;
-  if (!late.records.empty()) out.EmitLate(late);
+  tag_ = (static_cast<uint64_t>(n) << 1) | 1;
+  if (!late.records.empty()) SendLate(late, out);
 
   if (!event_time) return;  // processing time advances on the timer
   Timestamp held = HeldAt(now, nullptr);
@@ -349,8 +386,9 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
 }
 
 void WindowMetric::EndPartition(uint32_t source, uint32_t partition, runtime::Emitter& out) {
+  tag_ = 0;
   InputFor(source, partition).ended = true;
-  Timestamp held = HeldAt(NowMillis(), nullptr);
+  Timestamp held = HeldAt(now_ ? now_ : NowMillis(), nullptr);
   if (held == kMaxTimestamp) {
     AdvanceTo(kMaxTimestamp, out);
   } else if (held != kMinTimestamp && plan_.event_time) {
@@ -359,6 +397,7 @@ void WindowMetric::EndPartition(uint32_t source, uint32_t partition, runtime::Em
 }
 
 void WindowMetric::OnTimer(Timestamp now, runtime::Emitter& out) {
+  tag_ = 0;
   if (!plan_.event_time) {
     bool all_ended = !inputs_.empty() && std::all_of(inputs_.begin(), inputs_.end(), [](const Input& i) { return i.ended; });
     AdvanceTo(all_ended ? kMaxTimestamp : SatSub(now, plan_.watermark), out);
@@ -369,6 +408,7 @@ void WindowMetric::OnTimer(Timestamp now, runtime::Emitter& out) {
   Duration early = plan_.emit_early.value_or(plan_.window.kind == spec::WindowKind::kNone ? 1000 : 0);
   if (early > 0 && now - last_early_ >= early) {
     last_early_ = now;
+    tag_ = 1;  // after what AdvanceTo fired
     EmitEarly(out);
   }
 }
@@ -527,14 +567,17 @@ void WindowMetric::FireWindow(Timestamp end, bool final, uint8_t only_dirty, run
   const Timestamp rev_key = none ? kMinTimestamp : ws;
   uint64_t revision = revisions_.count(rev_key) ? revisions_[rev_key] + 1 : 1;
   for (const auto& [group, state] : items) emit.push_back({group, state, ws, end, revision, false});
-  bool emitted = EmitItems(emit, final, /*sorted_window=*/true, replace && revisions_.count(rev_key) > 0,
-                           replace ? std::optional<Timestamp>(none ? 0 : ws) : std::nullopt, out);
+  EmitItems(emit, final, /*sorted_window=*/true, replace && revisions_.count(rev_key) > 0,
+            replace ? std::optional<Timestamp>(none ? 0 : ws) : std::nullopt, out);
   if (!single) {
     for (size_t i = 0; i < items.size(); ++i)
       for (const auto& a : plan_.aggregates)
         if (a.fn->has_destructor()) a.fn->Destroy(merged.data() + i * plan_.state_size + a.offset);
   }
-  if (emitted) revisions_[rev_key] = revision;
+  // A firing counts as a revision even when no row passed (`having`): whether a window fires
+  // depends on its panes alone, which every shard of a partitioned metric shares, so all
+  // shards agree on every window's revision.
+  revisions_[rev_key] = revision;
 }
 
 bool WindowMetric::EmitItems(std::vector<EmitItem>& items, bool final, bool sorted_window, bool emit_if_empty,
@@ -552,7 +595,7 @@ bool WindowMetric::EmitItems(std::vector<EmitItem>& items, bool final, bool sort
     const EmitItem& item = items[i];
     bool exists = !item.deleted && *reinterpret_cast<const int64_t*>(item.state) > 0;
     if (exists) {
-      std::string_view key = groups_.key(item.group);
+      std::string_view key = KeyFor(item.group, rb);
       for (uint32_t k = 0; k < K; ++k) vals[k] = DecodeKey(key, &rb.arena);
       for (uint32_t a = 0; a < A; ++a)
         vals[K + S + a] = plan_.aggregates[a].fn->Finalize(item.state + plan_.aggregates[a].offset, rb.arena);
@@ -572,15 +615,16 @@ bool WindowMetric::EmitItems(std::vector<EmitItem>& items, bool final, bool sort
   size_t count = all.size() / width;
   std::vector<uint32_t> order(count);
   std::iota(order.begin(), order.end(), 0);
-  if (sorted_window && !plan_.order_by.empty()) {
-    // Ties keep their candidate order (the index breaks them), so a partial sort for the top
-    // `limit` picks exactly what a stable sort would.
+  if (sorted_window) {
+    // Rows of a window go out in an order that depends on the data alone (not on arrival or
+    // on how the state is partitioned): by order_by, then by group key. The key breaks every
+    // tie, so the top `limit` are the same whoever picks them.
     auto before = [&](uint32_t x, uint32_t y) {
       for (const auto& [slot, desc] : plan_.order_by) {
         int c = CompareTotal(all[x * width + slot], all[y * width + slot]);
         if (c != 0) return desc ? c > 0 : c < 0;
       }
-      return x < y;
+      return groups_.key(items[source[x]].group) < groups_.key(items[source[y]].group);
     };
     if (plan_.limit > 0 && order.size() > static_cast<size_t>(plan_.limit)) {
       std::partial_sort(order.begin(), order.begin() + plan_.limit, order.end(), before);
@@ -588,8 +632,11 @@ bool WindowMetric::EmitItems(std::vector<EmitItem>& items, bool final, bool sort
     } else {
       std::sort(order.begin(), order.end(), before);
     }
+    std::sort(deletions.begin(), deletions.end(), [&](uint32_t x, uint32_t y) {
+      return groups_.key(items[x].group) < groups_.key(items[y].group);
+    });
   }
-  if (order.empty() && deletions.empty() && !emit_if_empty) return false;
+  if (order.empty() && deletions.empty() && !emit_if_empty && !shard_out_) return false;
 
   rb.cells.reserve(order.size() * (K + S) + deletions.size() * (K + S));
   rb.rows.reserve(order.size() + deletions.size());
@@ -617,7 +664,7 @@ bool WindowMetric::EmitItems(std::vector<EmitItem>& items, bool final, bool sort
     rb.rows.push_back(row);
   };
   for (uint32_t d : deletions) {
-    std::string_view key = groups_.key(items[d].group);
+    std::string_view key = KeyFor(items[d].group, rb);
     for (uint32_t k = 0; k < K; ++k) vals[k] = DecodeKey(key, &rb.arena);
     for (uint32_t s = 0; s < S; ++s) vals[K + s] = Value::Null();
     add_row(items[d], vals.data(), true);
@@ -625,8 +672,35 @@ bool WindowMetric::EmitItems(std::vector<EmitItem>& items, bool final, bool sort
   for (uint32_t idx : order) add_row(items[source[idx]], &all[static_cast<size_t>(idx) * width], false);
   if (replaces) rb.replaces.push_back(*replaces);
   emitted_rows_ += rb.rows.size();
-  out.EmitResults(rb);
+  Send(rb, emit_if_empty, out);
   return true;
+}
+
+std::string_view WindowMetric::KeyFor(uint32_t group, ResultBatch& rb) const {
+  // Decoded key strings point into the key bytes. A shard's batch is read after the call that
+  // emitted it, when the group may be gone: it gets its own copy.
+  std::string_view key = groups_.key(group);
+  return shard_out_ ? rb.arena.Copy(key) : key;
+}
+
+void WindowMetric::Send(ResultBatch& rb, bool emit_if_empty, runtime::Emitter& out) {
+  if (shard_out_) {
+    shard_out_->Results(tag_, rb, emit_if_empty);
+  } else {
+    out.EmitResults(rb);
+  }
+}
+
+void WindowMetric::SendLate(LateBatch& late, runtime::Emitter& out) {
+  if (shard_out_) {
+    shard_out_->Late(tag_, late);
+  } else {
+    out.EmitLate(late);
+  }
+}
+
+uint32_t WindowMetric::ShardOf(std::string_view key, uint32_t shards) {
+  return static_cast<uint32_t>(Hash64(key) % shards);
 }
 
 void WindowMetric::DropExpired() {
@@ -660,7 +734,15 @@ std::optional<Timestamp> WindowMetric::InputWatermark(uint32_t source) const {
   return wm;
 }
 
-std::string WindowMetric::StatusJson(Timestamp now) const {
+StatusTotals WindowMetric::Totals() const {
+  size_t state_rows = 0;
+  for (const auto& [start, p] : panes_) state_rows += p.rows();
+  return {groups_.size(), state_rows, late_, emitted_rows_};
+}
+
+std::string WindowMetric::StatusJson(Timestamp now) const { return StatusJsonWith(now, Totals()); }
+
+std::string WindowMetric::StatusJsonWith(Timestamp now, const StatusTotals& totals) const {
   std::string s = "{\"id\":";
   AppendJsonString(s, plan_.schema.id);
   s += ",\"window\":";
@@ -669,11 +751,9 @@ std::string WindowMetric::StatusJson(Timestamp now) const {
   AppendJsonString(s, plan_.event_time ? plan_.event_time_text : "processing time");
   s += ",\"watermark\":";
   AppendTimeOrNull(s, watermark_);
-  size_t state_rows = 0;
-  for (const auto& [start, p] : panes_) state_rows += p.rows();
   s += fmt::format(",\"open_panes\":{},\"groups\":{},\"state_rows\":{},\"late_records\":{},\"invalid_event_time\":{},"
                    "\"emitted_rows\":{}",
-                   panes_.size(), groups_.size(), state_rows, late_, invalid_time_, emitted_rows_);
+                   panes_.size(), totals.groups, totals.state_rows, totals.late, invalid_time_, totals.emitted_rows);
   s += ",\"inputs\":[";
   const Input* holder = nullptr;
   for (size_t i = 0; i < inputs_.size(); ++i) {

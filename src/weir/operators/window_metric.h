@@ -69,9 +69,30 @@ struct MetricPlan {
 std::unique_ptr<runtime::Metric> MakeWindowMetric(const spec::MetricSpec& spec, runtime::PlanContext& ctx,
                                                   uint32_t index);
 
+/// Where a shard of a partitioned metric sends what it emits, instead of an Emitter: every
+/// emission is tagged with the point of the call it happened at, so that the shards' emissions
+/// can be put together in the order one unpartitioned metric would have made them
+/// (ShardedMetric).
+class ShardOutput {
+ public:
+  virtual ~ShardOutput() = default;
+  /// `emit_if_empty`: the batch replaces a window emitted before, so it goes out even empty.
+  virtual void Results(uint64_t tag, ResultBatch& batch, bool emit_if_empty) = 0;
+  virtual void Late(uint64_t tag, LateBatch& batch) = 0;
+};
+
+/// Totals a partitioned metric reports in place of one shard's own (StatusJson).
+struct StatusTotals {
+  uint64_t groups, state_rows, late, emitted_rows;
+};
+
 class WindowMetric final : public runtime::Metric {
  public:
   explicit WindowMetric(MetricPlan plan);
+  /// Shard `shard` of `shards` of a metric whose state is partitioned by group-key hash: it
+  /// folds only the records whose key it owns, but follows every record's event time, pane and
+  /// lateness, so that all shards fire the same windows at the same points (ShardedMetric).
+  WindowMetric(std::shared_ptr<const MetricPlan> plan, uint32_t shard, uint32_t shards);
   ~WindowMetric() override;
 
   const MetricSchema& schema() const override { return plan_.schema; }
@@ -101,6 +122,25 @@ class WindowMetric final : public runtime::Metric {
 
   Timestamp watermark() const { return watermark_; }
   size_t open_panes() const { return panes_.size(); }
+
+  // Partitioning (ShardedMetric).
+  void SetShardOutput(ShardOutput* out) { shard_out_ = out; }
+  /// The wall clock Apply and EndPartition go by (0: read it), so that every shard judges
+  /// idle inputs alike.
+  void SetNow(Timestamp now) { now_ = now; }
+  /// Which shard of `shards` owns a group key.
+  static uint32_t ShardOf(std::string_view key, uint32_t shards);
+  /// Restores the part of `saved` this shard owns. `saved` is what SaveState wrote, or a
+  /// partitioned metric's state (PutPartitioned), written with any number of shards. `seq` and
+  /// `emitted_rows` receive the whole metric's sequence number and emitted-row count.
+  Status RestorePart(std::string_view saved, uint64_t* seq, uint64_t* emitted_rows);
+  /// Writes the state of a partitioned metric: its own counters and each shard's SaveState.
+  static void PutPartitioned(uint64_t seq, uint64_t emitted_rows, const std::vector<std::string>& shards,
+                             std::string& out);
+  std::string StatusJsonWith(Timestamp now, const StatusTotals& totals) const;
+  StatusTotals Totals() const;
+  uint64_t invalid_event_times() const { return invalid_time_; }
+  size_t open_sessions() const { return open_sessions_.size() + fired_sessions_.size(); }
 
  private:
   struct Pane;
@@ -165,7 +205,23 @@ class WindowMetric final : public runtime::Metric {
   void DestroySession(uint32_t id);
   void QueueDeletion(const Session& s);
 
-  MetricPlan plan_;
+  /// Reads one saved WindowMetric state into this one: all of it when `control` (watermarks,
+  /// inputs, revisions, counters), and of panes, sessions and deletions the rows this shard
+  /// owns.
+  Status LoadSaved(std::string_view in, bool control);
+  void Clear();
+  /// The key bytes of `group`, valid as long as `rb`.
+  std::string_view KeyFor(uint32_t group, ResultBatch& rb) const;
+  /// Hands results to the shard output if there is one, else to `out`.
+  void Send(ResultBatch& rb, bool emit_if_empty, runtime::Emitter& out);
+  void SendLate(LateBatch& late, runtime::Emitter& out);
+
+  std::shared_ptr<const MetricPlan> plan_owner_;
+  const MetricPlan& plan_;
+  uint32_t shard_ = 0, shards_ = 1;
+  ShardOutput* shard_out_ = nullptr;
+  uint64_t tag_ = 0;  ///< point of the current call emissions happen at (for ShardOutput)
+  Timestamp now_ = 0;
   uint32_t key_count_, agg_count_, select_count_;
   GroupTable groups_;
   std::map<Timestamp, Pane> panes_;

@@ -409,6 +409,12 @@ struct RunOptions {
   /// emitted leaves that step's row in place (the full window emits no deletion). Such rows
   /// (window_end short of start + size, for a key the reference has no row for) are ignored.
   bool ignore_stale_cumulative_steps = false;
+  /// Shards of the metric's state (the pipeline's workers).
+  uint32_t shards = 1;
+  /// If set: after this many input lines, save the state, restore it into a new metric with
+  /// `restore_shards` shards, and go on with that one.
+  std::optional<size_t> restore_after;
+  uint32_t restore_shards = 1;
 };
 
 RunOptions OptionsFor(spec::WindowKind kind, Batching batching) {
@@ -449,6 +455,8 @@ struct EngineResult {
   uint64_t deletions = 0;             // deletion rows emitted
   uint64_t updates = 0;               // rows emitted again for a key already emitted
   std::vector<std::string> problems;  // broken invariants (revisions, decoding, planning)
+  /// Everything emitted, in order: one line per result batch, row and late record.
+  std::vector<std::string> emitted;
 };
 
 /// Applies emitted rows to a final state the way an upserting store does, and checks revisions.
@@ -462,6 +470,17 @@ struct StateCollector : runtime::Emitter {
   std::map<std::tuple<Timestamp, Timestamp, RefValue>, Last> last;
 
   void EmitResults(ResultBatch& b) override {
+    std::string head = "batch";
+    for (Timestamp w : b.replaces) head += fmt::format(" replaces {}", w);
+    result->emitted.push_back(head);
+    for (const ResultRow& row : b.rows) {
+      std::string line = fmt::format("seq {} rev {}{} ", row.seq, row.revision, row.deleted ? " deleted" : "");
+      AppendResultJson(*b.schema, row, line);
+      // The state's bytes list set members in hash-table order, which is not the same in two
+      // tables holding the same members: its length must agree, its content is the values'.
+      line += fmt::format(" state of {} bytes", row.state.size());
+      result->emitted.push_back(std::move(line));
+    }
     for (const ResultRow& row : b.rows) {
       if (!row.final) continue;  // early rows are not required
       RefValue group = ToRef(row.keys[0]);
@@ -488,7 +507,14 @@ struct StateCollector : runtime::Emitter {
       result->rows[key] = std::move(er);
     }
   }
-  void EmitLate(LateBatch& b) override { result->late_emitted += b.records.size(); }
+  void EmitLate(LateBatch& b) override {
+    result->late_emitted += b.records.size();
+    for (const LateRecord& r : b.records) {
+      std::string line = "late ";
+      AppendLateJson(*b.schema, r, line);
+      result->emitted.push_back(std::move(line));
+    }
+  }
 };
 
 spec::MetricSpec SpecFor(const RefConfig& c, const std::vector<const AggCase*>& aggs) {
@@ -512,7 +538,7 @@ EngineResult RunEngine(const Trial& trial, const std::vector<Line>& lines, const
   spec::Pipeline pipeline;
   spec::Diagnostics diags;
   Layout layout;
-  runtime::PlanContext ctx{pipeline, diags, layout, {{"in", P, false, trial.retractions}}, ""};
+  runtime::PlanContext ctx{pipeline, diags, layout, {{"in", P, false, trial.retractions}}, "", options.shards};
   auto metric = MakeWindowMetric(SpecFor(trial.config, aggs), ctx, 0);
   if (!metric) {
     result.problems.push_back("planning failed: " + diags.Format());
@@ -545,7 +571,21 @@ EngineResult RunEngine(const Trial& trial, const std::vector<Line>& lines, const
 
   std::vector<bool> ended(P, false);
   size_t i = 0;
+  bool restored = false;
   while (i < lines.size()) {
+    if (options.restore_after && !restored && i >= *options.restore_after) {
+      // A checkpoint and a restart, possibly with another number of workers.
+      restored = true;
+      std::string saved;
+      metric->SaveState(saved);
+      runtime::PlanContext ctx2{pipeline, diags, layout, {{"in", P, false, trial.retractions}}, "", options.restore_shards};
+      auto next = MakeWindowMetric(SpecFor(trial.config, aggs), ctx2, 0);
+      if (auto st = next->RestoreState(saved); !st) {
+        result.problems.push_back("restore failed: " + st.error().message);
+        return result;
+      }
+      metric = std::move(next);
+    }
     if (lines[i].end) {
       if (!ended[lines[i].partition]) metric->EndPartition(0, lines[i].partition, out);
       ended[lines[i].partition] = true;
@@ -695,6 +735,24 @@ std::vector<std::string> Check(const Trial& trial, const std::vector<Line>& line
   return diffs;
 }
 
+/// Runs the engine with `options` (shards, a restore) and compares everything it emits with
+/// `want`, what one unpartitioned metric emitted for the same input and batching.
+std::vector<std::string> SameEmissions(const Trial& trial, const std::vector<const AggCase*>& aggs,
+                                       const RunOptions& options, const std::vector<std::string>& want) {
+  EngineResult got = RunEngine(trial, trial.lines, aggs, options);
+  std::vector<std::string> diffs = got.problems;
+  const std::string how = fmt::format("with {} shards{}", options.shards,
+                                      options.restore_after ? fmt::format(", restored into {} after line {}",
+                                                                          options.restore_shards, *options.restore_after)
+                                                            : "");
+  for (size_t i = 0; i < std::max(want.size(), got.emitted.size()) && diffs.size() < 10; ++i) {
+    std::string_view w = i < want.size() ? std::string_view(want[i]) : "(nothing)";
+    std::string_view g = i < got.emitted.size() ? std::string_view(got.emitted[i]) : "(nothing)";
+    if (w != g) diffs.push_back(fmt::format("emission {} {}: got {}, one shard emitted {}", i, how, g, w));
+  }
+  return diffs;
+}
+
 /// Removes lines while the mismatch persists (and the stream stays a valid change stream).
 std::vector<Line> Shrink(const Trial& trial, std::vector<Line> lines, const std::vector<const AggCase*>& aggs,
                          const RunOptions& options) {
@@ -761,14 +819,26 @@ Coverage RunTrials(spec::WindowKind kind, bool retractions, int trials, uint64_t
     Trial trial = Generator(seed_base + static_cast<uint64_t>(n), kind, retractions).Make(behind_watermark);
     for (const AggCase* a : aggs) trial.config.aggregates.push_back(a->ref);
     for (Batching b : batchings) {
-      const RunOptions options = OptionsFor(kind, b);
+      RunOptions options = OptionsFor(kind, b);
       EngineResult engine;
       auto diffs = Check(trial, trial.lines, aggs, options, &engine);
       cov.rows += engine.rows.size();
       cov.late += engine.late_counter;
       cov.deletions += engine.deletions;
       cov.updates += engine.updates;
-      if (diffs.empty()) continue;
+      if (diffs.empty()) {
+        // Partitioned state, and a checkpoint restored into another number of shards: what is
+        // emitted must be exactly what one unpartitioned metric emits.
+        options.shards = 2 + static_cast<uint32_t>(n % 2);
+        if (b == Batching::kRandom) {
+          options.restore_after = trial.lines.size() / 2;
+          options.restore_shards = 1 + static_cast<uint32_t>(n % 3);
+        }
+        auto same = SameEmissions(trial, aggs, options, engine.emitted);
+        if (same.empty()) continue;
+        ADD_FAILURE() << Describe(trial, trial.lines, options, same);
+        return cov;
+      }
       std::vector<Line> small = Shrink(trial, trial.lines, aggs, options);
       ADD_FAILURE() << Describe(trial, small, options, Check(trial, small, aggs, options))
                     << "(original input: " << trial.lines.size() << " lines)";

@@ -35,7 +35,9 @@ struct Work {
 /// while it waits prepares items itself: the one it waits for if no worker has taken it yet,
 /// else the next queued one (so `--workers N` runs N-1 workers plus the pipeline thread, and N
 /// cores stay busy without N+1 threads competing for them).
-class PreparePool {
+/// The same threads apply a batch to the shards of a partitioned metric (ParallelRunner): those
+/// tasks go before any preparing, and the pipeline thread runs whichever no worker has taken.
+class PreparePool final : public ParallelRunner {
  public:
   PreparePool(size_t threads, std::function<void(Work&)> prepare) : prepare_(std::move(prepare)) {
     for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
@@ -47,6 +49,30 @@ class PreparePool {
     }
     cv_.notify_all();
     for (auto& t : threads_) t.join();
+  }
+  void Run(size_t n, const std::function<void(size_t)>& task) override {
+    if (n <= 1) {
+      if (n == 1) task(0);
+      return;
+    }
+    Job job{&task, n, 1, 0};
+    {
+      std::lock_guard lock(mu_);
+      jobs_.push_back(&job);
+    }
+    cv_.notify_all();
+    task(0);
+    std::unique_lock lock(mu_);
+    ++job.done;
+    while (job.next < n) {
+      size_t i = job.next++;
+      if (job.next == n) jobs_.erase(std::find(jobs_.begin(), jobs_.end(), &job));
+      lock.unlock();
+      task(i);
+      lock.lock();
+      ++job.done;
+    }
+    done_cv_.wait(lock, [&] { return job.done == n; });
   }
   void Submit(Work* w) {
     {
@@ -80,10 +106,25 @@ class PreparePool {
   }
 
  private:
+  struct Job {
+    const std::function<void(size_t)>* task;
+    size_t n, next, done;
+  };
   void Loop() {
     std::unique_lock lock(mu_);
     while (true) {
-      cv_.wait(lock, [&] { return stop_ || !tasks_.empty(); });
+      cv_.wait(lock, [&] { return stop_ || !tasks_.empty() || !jobs_.empty(); });
+      if (!jobs_.empty()) {
+        Job* job = jobs_.front();
+        size_t i = job->next++;
+        if (job->next == job->n) jobs_.pop_front();
+        lock.unlock();
+        (*job->task)(i);
+        lock.lock();
+        ++job->done;
+        done_cv_.notify_all();
+        continue;
+      }
       if (tasks_.empty()) return;
       Work* w = tasks_.front();
       tasks_.pop_front();
@@ -98,6 +139,7 @@ class PreparePool {
   std::mutex mu_;
   std::condition_variable cv_, done_cv_;
   std::deque<Work*> tasks_;
+  std::deque<Job*> jobs_;
   std::vector<std::thread> threads_;
   bool stop_ = false;
 };
@@ -317,6 +359,7 @@ struct Pipeline::Impl : Emitter {
       if (auto e = m->EarlyEmitInterval()) timer_interval = std::max<Duration>(1, std::min(timer_interval, *e));
     std::unique_ptr<PreparePool> pool;
     if (options.workers > 1) pool = std::make_unique<PreparePool>(options.workers - 1, [this](Work& w) { Prepare(w); });
+    for (auto& m : metrics) m->SetParallelRunner(pool.get());
     std::deque<std::unique_ptr<Work>> inflight;
     const size_t max_inflight = std::max<size_t>(2, options.workers * 2);
     while (true) {
@@ -367,6 +410,8 @@ struct Pipeline::Impl : Emitter {
       if (!got && inflight.empty() && queue.closed() && queue.size() == 0) break;
       if (stop_requested && !queue.closed()) queue.Close();
     }
+    for (auto& m : metrics) m->SetParallelRunner(nullptr);
+    pool.reset();
     FlushSinks();
     if (retention) retention->Run();
     FinishCheckpoint(true);
@@ -619,7 +664,7 @@ std::unique_ptr<Pipeline> Pipeline::Plan(const spec::Pipeline& spec, const Regis
   impl->data_dir = !options.data_dir.empty() ? options.data_dir
                    : !spec.durability.dir.empty() ? spec.durability.dir
                                                   : std::string(".weir/") + spec.name;
-  PlanContext ctx{spec, diags, impl->layout, {}, impl->data_dir};
+  PlanContext ctx{spec, diags, impl->layout, {}, impl->data_dir, std::max<size_t>(1, options.workers)};
 
   auto suggest = [](const std::vector<std::string>& known) {
     std::string s;

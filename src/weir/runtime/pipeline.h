@@ -7,7 +7,8 @@
 //   p->Stop();
 //
 // Threads: sources run their own threads (or the HTTP server's) and push batches into one
-// bounded queue; a single pipeline thread runs processors, metrics and sinks in arrival order.
+// bounded queue; a single pipeline thread runs processors, metrics and sinks in arrival order,
+// handing preparation and the shards of metric state to `workers - 1` worker threads.
 // Everything a source has handed over before Stop() is processed before Stop() returns.
 #pragma once
 
@@ -30,8 +31,9 @@ struct PipelineOptions {
   std::string data_dir;            ///< durable state; default spec.durability.dir or .weir/<name>
   size_t queue_batches = 65536;    ///< bound on queued batches (bytes are bounded by the spec)
   Duration timer_interval = 100;   ///< how often metrics see the wall clock
-  /// Threads that prepare batches (decode, processors, expression evaluation) in parallel;
-  /// state is applied in arrival order on the pipeline thread, so results do not depend on it.
+  /// Threads that prepare batches (decode, processors, expression evaluation) in parallel, and
+  /// shards of each metric's state (by group-key hash), applied in parallel in arrival order;
+  /// results do not depend on it.
   size_t workers = 1;
 };
 

@@ -38,6 +38,8 @@ struct PlanContext {
   Layout& layout;
   std::vector<SourceInfo> sources;  ///< filled before processors and metrics are planned
   std::string data_dir;
+  /// Workers the pipeline runs with: metrics partition their state into this many shards.
+  size_t workers = 1;
 
   /// Index of a source id, or -1.
   int SourceIndex(std::string_view id) const;
