@@ -56,11 +56,13 @@ Result<std::vector<std::string>> WindowMetric::Reaggregate(const std::vector<sto
     for (const auto& a : plan_.aggregates) a.fn->Init(st + a.offset);
   };
   Status status = Ok();
+  std::vector<Value> kv;
+  std::string kept;
   for (const auto& r : rows) {
     std::string_view tuple = r.keys;
-    std::vector<Value> kv;
+    kv.clear();
     for (uint32_t k = 0; k < K; ++k) kv.push_back(DecodeKey(tuple, &arena));
-    std::string kept;
+    kept.clear();
     for (size_t p : picked) EncodeKey(kv[p], kept);
     Timestamp start = AlignDown(r.window_start, target);
     key.assign(reinterpret_cast<const char*>(&start), 8);

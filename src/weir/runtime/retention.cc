@@ -85,6 +85,7 @@ void RetentionJob::RunOne(Tracked& t) {
     q.start = level.upto;
     q.end = hi;
     q.with_states = true;
+    q.json_rows = false;
     q.limit = SIZE_MAX;
     auto rows = store_.Query(q);
     if (!rows) {

@@ -214,6 +214,7 @@ Response QueryMetric(runtime::Pipeline& p, const MetricSchema& m, const Request&
     if (!metric) return Response::Error(404, fmt::format("unknown metric '{}'", m.id));
     if (re.window && q.start != kMinTimestamp) q.start = AlignDown(q.start, re.window);
     q.with_states = true;
+    q.json_rows = false;
     q.limit = 10'000'000;
     // Rows older than the metric's own retention live in downsampled tiers: read the finest
     // tier that fits the asked window and reaches back far enough, then the recent rows.

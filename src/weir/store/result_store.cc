@@ -78,6 +78,34 @@ bool Matches(const Value& v, std::string_view text) {
   return ToText(v) == text;
 }
 
+// What the key encoding of a value matching `text` (Matches) can start with, sorted: a filter on
+// the first group key then reads only those rows of each window (see Query).
+std::vector<std::string> EncodingsMatching(std::string_view text) {
+  std::vector<std::string> out;
+  auto add = [&](const Value& v, size_t keep) {
+    std::string k;
+    EncodeKey(v, k);
+    if (k.size() > keep) k.resize(keep);
+    out.push_back(std::move(k));
+  };
+  constexpr size_t kWhole = std::string::npos;
+  add(Value::String(text), kWhole);
+  add(Value::Json(text), kWhole);
+  if (auto n = ParseNumber(text)) {
+    // Numbers equal in value (an integer and a double) share the tag and the double's bytes.
+    double d = n->is_int() ? static_cast<double>(n->as_int()) : n->as_double();
+    constexpr size_t kTagAndDouble = 9;
+    add(Value::Double(d), kTagAndDouble);
+    if (d == 0) add(Value::Double(-d), kTagAndDouble);
+  }
+  if (text == "true" || text == "false") add(Value::Bool(text == "true"), kWhole);
+  if (text == "null" || text.empty()) add(Value::Null(), kWhole);
+  if (auto t = ParseIso8601(text); t && FormatIso8601(*t) == text) add(Value::Time(*t), kWhole);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 }  // namespace
 
 struct ResultStore::Impl {
@@ -271,6 +299,41 @@ Result<QueryResult> ResultStore::Query(const ResultQuery& q) const {
       if (idx >= keys.size() || !Matches(keys[idx], text)) return false;
     return true;
   };
+  // Rows sort by window, then by the encoded group keys: with a filter on the first key, the
+  // rows that can match are contiguous in each window. Reading forward, seek to them window by
+  // window instead of reading every row (every row read is still checked by `matches`).
+  std::vector<std::string> firsts;
+  if (!q.newest_first)
+    for (const auto& [idx, text] : filters)
+      if (idx == 0) firsts = EncodingsMatching(text);
+  std::string seek;
+  size_t matched = 0;
+  // False when the iterator was moved (or there is nothing more): the row at `k` cannot match.
+  auto skip_ahead = [&](std::string_view k) {
+    const size_t head = prefix.size() + 8;
+    std::string_view tuple = k.substr(head);
+    for (const auto& c : firsts) {
+      if (tuple.substr(0, c.size()) == c) return true;  // may match: read it
+      if (std::string_view(c) > tuple) {
+        seek.assign(k.substr(0, head));
+        seek += c;
+        it->Seek(seek);
+        return false;
+      }
+    }
+    // Past every candidate in this window: on to the next window.
+    seek.assign(k.substr(0, head));
+    size_t i = seek.size();
+    while (i > prefix.size() && static_cast<uint8_t>(seek[i - 1]) == 0xff) seek[--i] = '\0';
+    if (i == prefix.size()) {
+      it->SeekToLast();
+      it->Next();  // the last window there can be: done
+      return false;
+    }
+    seek[i - 1] = static_cast<char>(static_cast<uint8_t>(seek[i - 1]) + 1);
+    it->Seek(seek);
+    return false;
+  };
   if (q.newest_first) {
     it->SeekToLast();
   } else {
@@ -278,13 +341,17 @@ Result<QueryResult> ResultStore::Query(const ResultQuery& q) const {
   }
   for (; it->Valid(); q.newest_first ? it->Prev() : it->Next()) {
     std::string_view k(it->key().data(), it->key().size());
+    while (!firsts.empty() && it->Valid() && !skip_ahead(k)) {
+      if (it->Valid()) k = std::string_view(it->key().data(), it->key().size());
+    }
+    if (!it->Valid()) break;
     if (!matches(k)) continue;
-    if (out.rows.size() >= q.limit) {
+    if (++matched > q.limit) {
       out.truncated = true;
       break;
     }
     std::string_view v(it->value().data(), it->value().size());
-    out.rows.emplace_back(JsonPart(v));
+    if (q.json_rows) out.rows.emplace_back(JsonPart(v));
     if (q.with_states) {
       StoredState st;
       std::string_view tuple = k.substr(prefix.size() + 8);

@@ -31,6 +31,7 @@ struct ResultQuery {
   size_t limit = 100000;
   bool newest_first = false;
   bool with_states = false;  ///< also return each row's group key and partial state
+  bool json_rows = true;     ///< return the rows' JSON (off when only the states are wanted)
 };
 
 /// A stored row's partial state, for re-aggregation.
@@ -41,7 +42,7 @@ struct StoredState {
 };
 
 struct QueryResult {
-  std::vector<std::string> rows;  ///< JSON objects as written by AppendResultJson
+  std::vector<std::string> rows;  ///< JSON objects as written by AppendResultJson (json_rows)
   std::vector<StoredState> states;  ///< with_states: one per row, in the same order
   bool truncated = false;         ///< more rows matched than `limit`
 };
