@@ -278,6 +278,13 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
   const bool event_time = plan_.event_time != nullptr;
   const Duration ps = pane_size();
   rows_.assign(n, nullptr);
+  // The previous record's group, and its row in `last_pane`: a run of records of one group (one
+  // currency, or a metric without group_by) skips the lookups. A row handed out by RowFor stays
+  // marked changed until the next firing.
+  std::string_view last_key;
+  uint32_t last_group = UINT32_MAX;
+  char* last_row = nullptr;
+  Pane* last_pane = nullptr;
   size_t seg = 0;  // first record not yet folded into the aggregates
   auto fold = [&](size_t end) {
     if (end <= seg) return;
@@ -301,6 +308,8 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
       late.records.clear();
     }
     AdvanceTo(wm, out);
+    last_group = UINT32_MAX;  // firing may release groups and panes, and clears changed flags
+    last_row = nullptr;
   };
   Pane* pane = nullptr;
   for (size_t i = 0; i < n; ++i) {
@@ -346,7 +355,13 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
       continue;
     }
     uint32_t kb = i ? p.key_end[i - 1] : 0;
-    uint32_t group = groups_.Intern(std::string_view(p.keys.data() + kb, p.key_end[i] - kb));
+    const std::string_view key(p.keys.data() + kb, p.key_end[i] - kb);
+    if (last_group == UINT32_MAX || key != last_key) {
+      last_group = groups_.Intern(key);
+      last_key = key;
+      last_row = nullptr;
+    }
+    const uint32_t group = last_group;
     bool updates_fired = false;
     if (session) {
       // A merge destroys a session that earlier records of this segment may point to.
@@ -365,7 +380,11 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
     } else {
       Timestamp start = PaneOf(t);
       if (!pane || pane->start != start) pane = &PaneAt(start);
-      rows_[i] = RowFor(*pane, group);
+      if (!last_row || last_pane != pane) {
+        last_row = RowFor(*pane, group);
+        last_pane = pane;
+      }
+      rows_[i] = last_row;
       updates_fired = panes && event_time && fired_upto_ != kMinTimestamp && start + ps <= fired_upto_;
     }
     *reinterpret_cast<int64_t*>(rows_[i]) += batch.weight(i);
