@@ -185,8 +185,10 @@ std::unique_ptr<runtime::Metric> MakeWindowMetric(const spec::MetricSpec& spec, 
   for (const auto& g : spec.group_by) plan.definition += g.expr.text + ";";
   plan.definition += " aggregates=";
   for (const auto& a : plan.aggregates) plan.definition += a.text + ";";
-  // With several workers, the state is partitioned by group key, a shard per worker.
-  if (ctx.workers > 1)
+  // With several workers, the state is partitioned by group key, a shard per worker. Without a
+  // group key there is one group: it stays whole (one shard would do all the folding while the
+  // others only followed the event times).
+  if (ctx.workers > 1 && !spec.group_by.empty())
     return std::make_unique<ShardedMetric>(std::make_shared<const MetricPlan>(std::move(plan)),
                                            static_cast<uint32_t>(std::min<size_t>(ctx.workers, 64)));
   return std::make_unique<WindowMetric>(std::move(plan));
