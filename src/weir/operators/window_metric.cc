@@ -312,6 +312,7 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
     last_row = nullptr;
   };
   Pane* pane = nullptr;
+  Timestamp pane_lo = kMaxTimestamp, pane_hi = kMinTimestamp;  // [start, end) of the last pane found
   for (size_t i = 0; i < n; ++i) {
     Timestamp t = times[i];
     if (t == kMinTimestamp) continue;
@@ -333,10 +334,20 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
     part_max = std::max(part_max, t);
     if (!keep[i]) continue;
     const bool mine = !sharded || p.owner[i] == shard_;
-    if (panes && event_time && SatAdd(LastWindowEnd(PaneOf(t)), plan_.allowed_lateness) <= wm) {
+    // The pane of `t`: records come mostly in time order, so most fall in the previous one's
+    // pane, without a division.
+    Timestamp pane_start = 0;  // `none`: its one pane; sessions: unused
+    if (panes) {
+      if (t < pane_lo || t >= pane_hi) {
+        pane_lo = PaneOf(t);
+        pane_hi = SatAdd(pane_lo, ps);
+      }
+      pane_start = pane_lo;
+    }
+    if (panes && event_time && SatAdd(LastWindowEnd(pane_start), plan_.allowed_lateness) <= wm) {
       if (mine) {
         ++late_;
-        late.records.push_back({t, WindowStart(PaneOf(t) + ps), wm, batch.raw(i), static_cast<uint32_t>(i)});
+        late.records.push_back({t, WindowStart(pane_start + ps), wm, batch.raw(i), static_cast<uint32_t>(i)});
       }
       continue;
     }
@@ -345,7 +356,7 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
       // business alone; panes are shared by every group, so every shard keeps the same panes
       // and marks them changed, and so fires (and re-fires) the same windows at the same points.
       if (session) continue;
-      Timestamp start = PaneOf(t);
+      const Timestamp start = pane_start;
       if (!pane || pane->start != start) pane = &PaneAt(start);
       pane->any_dirty = kChangedSinceFire | kChangedSinceEarly;
       if (panes && event_time && fired_upto_ != kMinTimestamp && start + ps <= fired_upto_) {
@@ -378,7 +389,7 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
       // the watermark alone, the same however the groups are split into shards.
       updates_fired = !dirty_fired_.empty() || !pending_deletions_.empty() || (event_time && NextFireEnd() <= wm);
     } else {
-      Timestamp start = PaneOf(t);
+      const Timestamp start = pane_start;
       if (!pane || pane->start != start) pane = &PaneAt(start);
       if (!last_row || last_pane != pane) {
         last_row = RowFor(*pane, group);
