@@ -1,5 +1,6 @@
 // Crash recovery through the weir binary: a pipeline killed with SIGKILL at random moments and
-// restarted from its last checkpoint ends with exactly the results of an uninterrupted run.
+// restarted from its last checkpoint (with another number of workers each time) ends with
+// exactly the results of an uninterrupted run.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -80,11 +81,13 @@ TEST(Recovery, KilledAndRestartedRunsMatchAnUninterruptedRun) {
   setenv("INPUT", input.c_str(), 1);
 
   // Kills the run at random moments (SIGKILL, no chance to clean up) up to `max_kills` times,
-  // restarting it each time, then lets it finish.
+  // restarting it each time, then lets it finish. Interrupted runs restart with 1, 2 or 3
+  // workers in turn: a checkpoint restores into any number of state shards.
   auto run_to_end = [&](const fs::path& data, std::mt19937* rng, int max_kills, int* kills) {
-    while (true) {
+    for (int attempt = 0;; ++attempt) {
+      const std::string workers = rng ? std::to_string(1 + (attempt + 2) % 3) : "2";
       auto p = weir::testing::Process::Spawn(
-          {WEIR_BINARY, "run", (dir / "pipeline.yaml").string(), "--data-dir", data.string(), "--workers", "2"},
+          {WEIR_BINARY, "run", (dir / "pipeline.yaml").string(), "--data-dir", data.string(), "--workers", workers},
           {{"OUT", (data.string() + "-out.ndjson")}}, (dir / "run.err").string());
       if (rng && *kills < max_kills) {
         std::this_thread::sleep_for(std::chrono::milliseconds(30 + (*rng)() % 270));
