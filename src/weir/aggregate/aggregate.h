@@ -73,6 +73,12 @@ class AggregateFunction {
 
 using AggregatePtr = std::unique_ptr<const AggregateFunction>;
 
+/// a + b for record counts, wrapping around instead of overflowing: a damaged stored state may
+/// hold any count, and merging it must not be undefined behaviour.
+inline int64_t AddCount(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+}
+
 /// What the planner needs to know about an aggregate before binding it.
 struct AggregateInfo {
   std::string_view name;

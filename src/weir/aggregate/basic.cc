@@ -25,7 +25,7 @@ class Count final : public AggregateFunction {
         if (in.rows[i]) *As<int64_t>(in.rows[i] + off) += in.weights[i];
     }
   }
-  void Merge(char* d, const char* s) const override { *As<int64_t>(d) += *As<int64_t>(s); }
+  void Merge(char* d, const char* s) const override { *As<int64_t>(d) = AddCount(*As<int64_t>(d), *As<int64_t>(s)); }
   Value Finalize(const char* s, Arena&) const override { return Value::Int(*As<int64_t>(s)); }
   void Serialize(const char* s, std::string& out) const override { PutI64(out, *As<int64_t>(s)); }
   Status Deserialize(char* s, std::string_view& in) const override { return GetI64(in, As<int64_t>(s)); }
@@ -90,8 +90,8 @@ class Sum final : public AggregateFunction {
       a.isum = r;
     }
     a.dsum += b.dsum;
-    a.n += b.n;
-    a.ndouble += b.ndouble;
+    a.n = AddCount(a.n, b.n);
+    a.ndouble = AddCount(a.ndouble, b.ndouble);
   }
   Value Finalize(const char* s, Arena&) const override {
     const SumState& st = *As<SumState>(s);
@@ -217,7 +217,8 @@ class Extreme final : public AggregateFunction {
         int64_t c;
         WEIR_RETURN_IF_ERROR(GetBytes(in, &k));
         WEIR_RETURN_IF_ERROR(GetI64(in, &c));
-        (*st->counts)[std::string(k)] += c;
+        int64_t& slot = (*st->counts)[std::string(k)];
+        slot = AddCount(slot, c);
       }
       return Ok();
     }

@@ -45,7 +45,7 @@ struct Counts {
 
   void AddInt(int64_t v, int64_t n) {
     auto [it, inserted] = ints.try_emplace(v, n);
-    if (!inserted && (it->second += n) == 0) ints.erase(it);
+    if (!inserted && (it->second = AddCount(it->second, n)) == 0) ints.erase(it);
   }
   /// Adds a value's key encoding: integers go to `ints`.
   void AddEncoded(std::string_view key, int64_t n) {
@@ -61,11 +61,11 @@ struct Counts {
   void Add(std::string_view key, int64_t n) {
     if (key.size() <= SmallKey::kMax) {
       auto [it, inserted] = small.try_emplace(SmallKey::Of(key), n);
-      if (!inserted && (it->second += n) == 0) small.erase(it);
+      if (!inserted && (it->second = AddCount(it->second, n)) == 0) small.erase(it);
     } else {
       auto it = large.find(absl::string_view(key.data(), key.size()));
       if (it == large.end()) large.emplace(std::string(key), n);
-      else if ((it->second += n) == 0) large.erase(it);
+      else if ((it->second = AddCount(it->second, n)) == 0) large.erase(it);
     }
   }
   template <typename Fn>

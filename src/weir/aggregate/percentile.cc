@@ -97,7 +97,7 @@ class Store {
 
   void Add(int32_t index, int64_t w) {
     if (index < lo_ || index > hi_) index = Extend(index);
-    counts_[index - base_] += w;
+    counts_[index - base_] = AddCount(counts_[index - base_], w);
   }
 
   /// First and last index with a non-zero count (lo > hi when there is none).
@@ -153,12 +153,12 @@ class Store {
     if (nhi - nlo + 1 > kMaxBuckets) {
       if (keep_high_) {
         target = nhi - kMaxBuckets + 1;
-        for (int32_t i = lo_; i < target && i <= hi_; ++i) folded += std::exchange(counts_[i - base_], 0);
+        for (int32_t i = lo_; i < target && i <= hi_; ++i) folded = AddCount(folded, std::exchange(counts_[i - base_], 0));
         nlo = target;
         index = std::max(index, target);
       } else {
         target = nlo + kMaxBuckets - 1;
-        for (int32_t i = hi_; i > target && i >= lo_; --i) folded += std::exchange(counts_[i - base_], 0);
+        for (int32_t i = hi_; i > target && i >= lo_; --i) folded = AddCount(folded, std::exchange(counts_[i - base_], 0));
         nhi = target;
         index = std::min(index, target);
       }
@@ -166,7 +166,7 @@ class Store {
     Reserve(nlo, nhi);
     lo_ = nlo;
     hi_ = nhi;
-    if (folded) counts_[target - base_] += folded;
+    if (folded) counts_[target - base_] = AddCount(counts_[target - base_], folded);
     return index;
   }
 
@@ -276,7 +276,7 @@ class Percentile final : public AggregateFunction {
     const Sketch* b = *As<Sketch*>(s);
     if (!b) return;
     Sketch& a = Get(d);
-    a.zero += b->zero;
+    a.zero = AddCount(a.zero, b->zero);
     a.pos.MergeFrom(b->pos);
     a.neg.MergeFrom(b->neg);
   }
@@ -327,7 +327,7 @@ class Percentile final : public AggregateFunction {
     int64_t zero = 0;
     WEIR_RETURN_IF_ERROR(GetSignedVarint(in, &zero));
     Sketch& sk = Get(s);
-    sk.zero += zero;
+    sk.zero = AddCount(sk.zero, zero);
     WEIR_RETURN_IF_ERROR(GetStore(in, sk.neg));
     return GetStore(in, sk.pos);
   }

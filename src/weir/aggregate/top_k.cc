@@ -41,7 +41,7 @@ class TopK final : public AggregateFunction {
     auto it = c.find(key);
     if (it == c.end()) {
       if (n != 0) c.emplace(key, n);
-    } else if ((it->second += n) == 0) {
+    } else if ((it->second = AddCount(it->second, n)) == 0) {
       c.erase(it);
     }
   }

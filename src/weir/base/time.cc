@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cctype>
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -130,6 +131,7 @@ std::optional<Timestamp> ParseIso8601(std::string_view s) {
 }
 
 CivilTime ToCivil(Timestamp t) {
+  t = std::clamp(t, kCivilMin, kCivilMax);
   int64_t days = t >= 0 ? t / 86400000 : (t - 86399999) / 86400000;
   int64_t rem = t - days * 86400000;
   year_month_day ymd{sys_days{std::chrono::days{days}}};
@@ -236,6 +238,8 @@ std::string FormatDuration(Duration d) {
 }
 
 Timestamp EpochNumberToTimestamp(double v) {
+  if (std::isnan(v)) return kMinTimestamp;
+  if (std::fabs(v) >= 9e18) return v > 0 ? kMaxTimestamp : kMinTimestamp;
   if (std::fabs(v) >= 1e11) return static_cast<Timestamp>(v);
   return static_cast<Timestamp>(std::llround(v * 1000.0));
 }

@@ -20,6 +20,11 @@ using Duration = int64_t;   ///< ms
 
 inline constexpr Timestamp kMinTimestamp = std::numeric_limits<int64_t>::min();
 inline constexpr Timestamp kMaxTimestamp = std::numeric_limits<int64_t>::max();
+/// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z: the years ToCivil and FormatIso8601 handle.
+inline constexpr Timestamp kCivilMin = -62167219200000LL;
+inline constexpr Timestamp kCivilMax = 253402300799999LL;
+/// Timestamps whose calendar fields can be computed (years 0000 to 9999).
+inline bool InCivilRange(Timestamp t) { return t >= kCivilMin && t <= kCivilMax; }
 
 /// Parses "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS[.fff…]]" with "Z", "+HH:MM", "+HHMM" or no zone
 /// (UTC). A space may stand for the 'T'. Returns nullopt on anything else.
@@ -37,7 +42,8 @@ Result<Duration> ParseDuration(std::string_view s);
 std::string FormatDuration(Duration d);
 
 /// Interprets a number as epoch time: values above 1e11 are taken as milliseconds, below as
-/// seconds (1e11 s is year 5138; 1e11 ms is 1973).
+/// seconds (1e11 s is year 5138; 1e11 ms is 1973). Numbers beyond what a Timestamp holds (and
+/// NaN) give kMinTimestamp or kMaxTimestamp.
 Timestamp EpochNumberToTimestamp(double v);
 
 /// Wall clock in ms.
@@ -57,6 +63,7 @@ struct CivilTime {
   int day_of_week;  ///< 0 = Sunday, as JavaScript's getUTCDay()
   int day_of_year;  ///< 1..366
 };
+/// Outside the civil range, the fields of its nearest end.
 CivilTime ToCivil(Timestamp t);
 Timestamp FromCivil(int year, int month, int day, int hour = 0, int minute = 0, int second = 0,
                     int millisecond = 0);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace weir {
 namespace {
 
@@ -53,6 +55,17 @@ TEST(Time, Durations) {
   EXPECT_FALSE(ParseDuration("9999999999999999999d9999999999999999999d"));
   EXPECT_EQ(FormatDuration(5400000), "1h30m");
   EXPECT_EQ(FormatDuration(250), "250ms");
+}
+
+TEST(Time, NumbersAndTimesBeyondTheRange) {
+  EXPECT_EQ(EpochNumberToTimestamp(1e300), kMaxTimestamp);
+  EXPECT_EQ(EpochNumberToTimestamp(-1e300), kMinTimestamp);
+  EXPECT_EQ(EpochNumberToTimestamp(std::nan("")), kMinTimestamp);
+  EXPECT_EQ(EpochNumberToTimestamp(1700000000), 1700000000000);
+  // Formatting clamps to years 0000-9999 instead of overflowing.
+  EXPECT_EQ(FormatIso8601(kMinTimestamp), "0000-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatIso8601(kMaxTimestamp), "9999-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatIso8601(kCivilMin), "0000-01-01T00:00:00.000Z");
 }
 
 TEST(Time, AlignDown) {

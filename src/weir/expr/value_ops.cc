@@ -10,9 +10,6 @@
 namespace weir::expr {
 namespace {
 
-// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z: the years ToCivil and FormatIso8601 handle.
-constexpr Timestamp kCivilMin = -62167219200000LL;
-constexpr Timestamp kCivilMax = 253402300799999LL;
 
 // A number of milliseconds from a number operand of timestamp arithmetic.
 std::optional<int64_t> Millis(const Value& n) {
@@ -157,7 +154,6 @@ std::optional<Timestamp> ToTimestamp(const Value& v) {
   return EpochNumberToTimestamp(d);
 }
 
-bool InCivilRange(Timestamp t) { return t >= kCivilMin && t <= kCivilMax; }
 
 Value ArithSlow(int op, const Value& a, const Value& b) {
   if (a.is_null() || b.is_null()) return Value::Null();

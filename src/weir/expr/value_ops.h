@@ -106,8 +106,6 @@ Value ToNumber(const Value& v);
 /// or milliseconds as weir::EpochNumberToTimestamp decides); nullopt otherwise.
 std::optional<Timestamp> ToTimestamp(const Value& v);
 
-/// Timestamps whose calendar fields can be computed (years 0000 to 9999).
-bool InCivilRange(Timestamp t);
 
 Value ArithSlow(int op, const Value& a, const Value& b);
 enum ArithOp : int { kArithAdd, kArithSub, kArithMul, kArithDiv, kArithMod };

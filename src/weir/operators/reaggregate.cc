@@ -86,7 +86,7 @@ Result<std::vector<std::string>> WindowMetric::Reaggregate(const std::vector<sto
                     id, st.error().message);
       break;
     }
-    *reinterpret_cast<int64_t*>(acc) += count;
+    *reinterpret_cast<int64_t*>(acc) = aggregate::AddCount(*reinterpret_cast<int64_t*>(acc), count);
     for (const auto& a : plan_.aggregates) a.fn->Merge(acc + a.offset, scratch.data() + a.offset);
     destroy(scratch.data());
   }

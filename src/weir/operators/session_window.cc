@@ -109,7 +109,7 @@ char* WindowMetric::AssignSession(uint32_t group, Timestamp t, int8_t weight, Ti
   for (uint32_t id : merged) {
     Session& s = sessions_[target];
     Session& o = sessions_[id];
-    NetCount(s.state.get()) += NetCount(o.state.get());
+    NetCount(s.state.get()) = aggregate::AddCount(NetCount(s.state.get()), NetCount(o.state.get()));
     for (const auto& a : plan_.aggregates) a.fn->Merge(s.state.get() + a.offset, o.state.get() + a.offset);
     QueueDeletion(o);
     DestroySession(id);

@@ -26,14 +26,19 @@ Timestamp SatAdd(Timestamp a, Duration b) {
   return a + b;
 }
 
+// Event times outside years 0000–9999 (a number in the wrong unit, garbage) are invalid: one
+// such record would otherwise move the watermark to the end of time, or before all others.
 std::optional<Timestamp> ToTime(const Value& v) {
+  std::optional<Timestamp> t;
   switch (v.type()) {
-    case ValueType::kTimestamp: return v.as_time();
-    case ValueType::kInt: return EpochNumberToTimestamp(static_cast<double>(v.as_int()));
-    case ValueType::kDouble: return EpochNumberToTimestamp(v.as_double());
+    case ValueType::kTimestamp: t = v.as_time(); break;
+    case ValueType::kInt: t = EpochNumberToTimestamp(static_cast<double>(v.as_int())); break;
+    case ValueType::kDouble: t = EpochNumberToTimestamp(v.as_double()); break;
     case ValueType::kString: return ParseIso8601(v.as_string());
     default: return std::nullopt;
   }
+  if (!InCivilRange(*t)) return std::nullopt;
+  return t;
 }
 
 
@@ -582,7 +587,7 @@ void WindowMetric::FireWindow(Timestamp end, bool final, uint8_t only_dirty, run
         auto f = index.find(p.group_of[r]);
         if (f == index.end()) continue;
         char* dst = merged.data() + static_cast<size_t>(f->second) * plan_.state_size;
-        *reinterpret_cast<int64_t*>(dst) += *reinterpret_cast<const int64_t*>(p.row(r));
+        *reinterpret_cast<int64_t*>(dst) = aggregate::AddCount(*reinterpret_cast<int64_t*>(dst), *reinterpret_cast<const int64_t*>(p.row(r)));
         for (const auto& a : plan_.aggregates) a.fn->Merge(dst + a.offset, p.row(r) + a.offset);
       }
     }

@@ -64,6 +64,22 @@ spec::MetricSpec RevenuePerMinute() {
   return m;
 }
 
+TEST(TumblingWindow, EventTimesOutsideTheCalendarAreInvalid) {
+  MetricHarness h(RevenuePerMinute());
+  h.Feed(R"({"type":"buy","ts":"2026-01-01T00:00:10Z","cur":"USD","amount":10}
+{"type":"buy","ts":1e300,"cur":"USD","amount":1}
+{"type":"buy","ts":-9.2e18,"cur":"USD","amount":1}
+{"type":"buy","ts":300000000000000,"cur":"USD","amount":1})");
+  // None of the last three moved the watermark (to the end of time) or counted.
+  EXPECT_TRUE(h.out.rows.empty());
+  EXPECT_NE(h.metric->StatusJson(NowMillis()).find("\"invalid_event_time\":3"), std::string::npos)
+      << h.metric->StatusJson(NowMillis());
+  h.End();
+  auto rows = h.out.Take();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_NE(rows[0].find("\"n\":1,\"total\":10"), std::string::npos) << rows[0];
+}
+
 TEST(TumblingWindow, FiresWhenWatermarkPassesEnd) {
   MetricHarness h(RevenuePerMinute());
   h.Feed(R"({"type":"buy","ts":"2026-01-01T00:00:10Z","cur":"USD","amount":10}
