@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -43,6 +44,7 @@ class FileSource final : public runtime::Source {
         map_ = std::make_shared<Mapping>();
         map_->data = static_cast<const char*>(p);
         map_->size = static_cast<size_t>(st.st_size);
+        map_->fd = ::dup(fd);
       }
     }
     if (!map_) {
@@ -91,23 +93,47 @@ class FileSource final : public runtime::Source {
   struct Mapping {
     const char* data = nullptr;
     size_t size = 0;
+    int fd = -1;  ///< the file, for reads that should not touch the mapping
     ~Mapping() {
       if (data) munmap(const_cast<char*>(data), size);
+      if (fd >= 0) ::close(fd);
     }
+
+    /// Bytes [begin, end) are no longer used. Pages are given back once a run of at least
+    /// kReleaseBytes from the start of what is still held is unused: each madvise makes every
+    /// core running the process flush its TLB, so it is done per several MB, not per chunk
+    /// (chunks finish out of order when batches are prepared in parallel).
+    void Release(const char* begin, const char* end) {
+      constexpr uintptr_t kPage = 4096, kReleaseBytes = 8 << 20;
+      std::lock_guard lock(mu);
+      if (!reached) reached = given = reinterpret_cast<uintptr_t>(data);
+      unused[reinterpret_cast<uintptr_t>(begin)] = reinterpret_cast<uintptr_t>(end);
+      while (!unused.empty() && unused.begin()->first <= reached) {
+        reached = std::max(reached, unused.begin()->second);
+        unused.erase(unused.begin());
+      }
+      uintptr_t upto = reached & ~(kPage - 1);
+      if (upto >= given + kReleaseBytes) {
+        ::madvise(reinterpret_cast<void*>(given), upto - given, MADV_DONTNEED);
+        given = upto;
+      }
+    }
+    std::mutex mu;
+    std::map<uintptr_t, uintptr_t> unused;  ///< finished ranges beyond `reached`, by start
+    uintptr_t reached = 0;                  ///< every byte below is unused
+    uintptr_t given = 0;                    ///< every page below has been given back
   };
 
-  /// A chunk of the mapping; once every batch using it is gone, its pages are given back so that
-  /// resident memory stays at the chunks in flight, not the whole file.
+  /// A chunk of the mapping; once every batch using it is gone, its bytes are handed to
+  /// Mapping::Release, so that resident memory stays near the chunks in flight, not the file.
   struct MappedRange {
+    MappedRange(std::shared_ptr<Mapping> m, const char* b, const char* e) : map(std::move(m)), begin(b), end(e) {}
+    MappedRange(const MappedRange&) = delete;
+    MappedRange& operator=(const MappedRange&) = delete;
+    ~MappedRange() { map->Release(begin, end); }
     std::shared_ptr<Mapping> map;
     const char* begin;
     const char* end;
-    ~MappedRange() {
-      const uintptr_t page = 4096;
-      uintptr_t b = (reinterpret_cast<uintptr_t>(begin) + page - 1) & ~(page - 1);
-      uintptr_t e = reinterpret_cast<uintptr_t>(end) & ~(page - 1);
-      if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
-    }
   };
 
   /// The next run of whole lines: [begin, end) inside memory kept alive by `hold`, with at
@@ -119,7 +145,16 @@ class FileSource final : public runtime::Source {
       const char* base = map_->data;
       size_t stop = want;
       if (want < map_->size) {
-        const char* nl = static_cast<const char*>(memrchr(base + map_pos_, '\n', want - map_pos_));
+        // The chunk ends after its last newline. Look for it in a copy of the chunk's last bytes
+        // (pread), not in the mapping: touching the mapping here would make those pages
+        // resident long before the chunk is decoded, for every chunk waiting in the queue.
+        char tail[4096];
+        const size_t probe = std::min(sizeof tail, want - map_pos_);
+        const char* nl = nullptr;
+        if (::pread(map_->fd, tail, probe, static_cast<off_t>(want - probe)) == static_cast<ssize_t>(probe)) {
+          if (auto* t = static_cast<const char*>(memrchr(tail, '\n', probe))) nl = base + (want - probe) + (t - tail);
+        }
+        if (!nl) nl = static_cast<const char*>(memrchr(base + map_pos_, '\n', want - map_pos_));
         if (nl) {
           stop = static_cast<size_t>(nl - base) + 1;
         } else {
@@ -130,7 +165,7 @@ class FileSource final : public runtime::Source {
       if (stop + codec::PaddedBuffer::kPadding <= map_->size) {
         begin = base + map_pos_;
         end = base + stop;
-        hold = std::make_shared<MappedRange>(MappedRange{map_, begin, end});
+        hold = std::make_shared<MappedRange>(map_, begin, end);
       } else {
         // The end of the mapping has no padding after it: copy the tail.
         auto buf = codec::PaddedBuffer::Copy(std::string_view(base + map_pos_, stop - map_pos_));
