@@ -41,10 +41,23 @@ ShardedMetric::ShardedMetric(std::shared_ptr<const MetricPlan> plan, uint32_t sh
 
 ShardedMetric::~ShardedMetric() = default;
 
-void ShardedMetric::Apply(Batch& batch, runtime::PreparedState* prepared, runtime::Emitter& out) {
+void ShardedMetric::BeginApply() {
   const Timestamp now = NowMillis();
   for (auto& s : shards_) s->SetNow(now);
-  auto task = [&](size_t i) { shards_[i]->Apply(batch, prepared, out); };
+}
+
+void ShardedMetric::ApplyPartition(Batch& batch, runtime::PreparedState* prepared, size_t partition) {
+  // Shards send what they emit to their logs (SetShardOutput), never to an emitter.
+  struct Unused : runtime::Emitter {
+    void EmitResults(ResultBatch&) override {}
+    void EmitLate(LateBatch&) override {}
+  } unused;
+  shards_[partition]->Apply(batch, prepared, unused);
+}
+
+void ShardedMetric::Apply(Batch& batch, runtime::PreparedState* prepared, runtime::Emitter& out) {
+  BeginApply();
+  auto task = [&](size_t i) { ApplyPartition(batch, prepared, i); };
   if (runner_) {
     runner_->Run(shards_.size(), task);
   } else {

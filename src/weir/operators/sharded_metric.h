@@ -45,6 +45,10 @@ class ShardedMetric final : public runtime::Metric {
   Status RestoreState(std::string_view in) override;
   uint64_t StateFingerprint() const override { return shards_[0]->StateFingerprint(); }
   void SetParallelRunner(runtime::ParallelRunner* runner) override { runner_ = runner; }
+  size_t PartitionCount() const override { return shards_.size(); }
+  void BeginApply() override;
+  void ApplyPartition(Batch& batch, runtime::PreparedState* prepared, size_t partition) override;
+  void FinishApply(runtime::Emitter& out) override { Merge(out); }
 
   size_t shard_count() const { return shards_.size(); }
 

@@ -136,6 +136,17 @@ class Metric {
   /// Threads a metric whose state is partitioned may use to apply a batch to its partitions
   /// in parallel (nullptr: apply them one after another). Set by the pipeline thread.
   virtual void SetParallelRunner(ParallelRunner* runner) { (void)runner; }
+
+  /// A partitioned metric's Apply in three steps, so that the pipeline can apply one batch to
+  /// the partitions of all its metrics in one parallel step: BeginApply, then ApplyPartition for
+  /// each of PartitionCount() partitions (any thread, in parallel), then FinishApply (emits).
+  /// PartitionCount() is 0 for a metric that is not partitioned (use Apply).
+  virtual size_t PartitionCount() const { return 0; }
+  virtual void BeginApply() {}
+  virtual void ApplyPartition(Batch& batch, PreparedState* prepared, size_t partition) {
+    (void)batch, (void)prepared, (void)partition;
+  }
+  virtual void FinishApply(Emitter& out) { (void)out; }
 };
 
 }  // namespace weir::runtime

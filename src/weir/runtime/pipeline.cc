@@ -222,6 +222,10 @@ struct Pipeline::Impl : Emitter {
   std::vector<std::string> skipped_checkpoints;
   std::vector<std::vector<int64_t>> positions;  // per source, per partition: last applied
   bool changed_since_checkpoint = false;
+  // Applying a batch to partitioned metrics (pipeline thread): the worker pool while Run() has
+  // one, and the (metric, partition) tasks of the batch at hand.
+  PreparePool* pool_for_apply = nullptr;
+  std::vector<std::pair<size_t, size_t>> part_tasks;
   uint64_t next_checkpoint_id = 1;
   Timestamp last_checkpoint_at = 0;
   struct CheckpointStats {
@@ -360,6 +364,7 @@ struct Pipeline::Impl : Emitter {
     std::unique_ptr<PreparePool> pool;
     if (options.workers > 1) pool = std::make_unique<PreparePool>(options.workers - 1, [this](Work& w) { Prepare(w); });
     for (auto& m : metrics) m->SetParallelRunner(pool.get());
+    pool_for_apply = pool.get();
     std::deque<std::unique_ptr<Work>> inflight;
     const size_t max_inflight = std::max<size_t>(2, options.workers * 2);
     while (true) {
@@ -411,6 +416,7 @@ struct Pipeline::Impl : Emitter {
       if (stop_requested && !queue.closed()) queue.Close();
     }
     for (auto& m : metrics) m->SetParallelRunner(nullptr);
+    pool_for_apply = nullptr;
     pool.reset();
     FlushSinks();
     if (retention) retention->Run();
@@ -528,8 +534,33 @@ struct Pipeline::Impl : Emitter {
     Batch& batch = m.batch;
     applying_ingest_time = batch.ingest_time;
     if (pending_ingest_time == 0) pending_ingest_time = batch.ingest_time;
-    for (size_t i = 0; i < metrics.size(); ++i)
-      if (w.prepared[i]) metrics[i]->Apply(batch, w.prepared[i].get(), *this);
+    // The partitions of every partitioned metric in one parallel step; then, in metric order,
+    // their emissions and the other metrics.
+    part_tasks.clear();
+    for (size_t i = 0; i < metrics.size(); ++i) {
+      if (!w.prepared[i] || metrics[i]->PartitionCount() == 0) continue;
+      metrics[i]->BeginApply();
+      for (size_t p = 0; p < metrics[i]->PartitionCount(); ++p) part_tasks.emplace_back(i, p);
+    }
+    if (!part_tasks.empty()) {
+      auto task = [&](size_t t) {
+        auto [i, p] = part_tasks[t];
+        metrics[i]->ApplyPartition(batch, w.prepared[i].get(), p);
+      };
+      if (pool_for_apply) {
+        pool_for_apply->Run(part_tasks.size(), task);
+      } else {
+        for (size_t t = 0; t < part_tasks.size(); ++t) task(t);
+      }
+    }
+    for (size_t i = 0; i < metrics.size(); ++i) {
+      if (!w.prepared[i]) continue;
+      if (metrics[i]->PartitionCount() > 0) {
+        metrics[i]->FinishApply(*this);
+      } else {
+        metrics[i]->Apply(batch, w.prepared[i].get(), *this);
+      }
+    }
     applying_ingest_time = 0;
     changed_since_checkpoint = true;
     if (batch.origin.position >= 0) {
