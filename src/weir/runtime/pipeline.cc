@@ -875,6 +875,10 @@ std::vector<const MetricSchema*> Pipeline::metric_schemas() const {
   return out;
 }
 
+std::shared_lock<std::shared_mutex> Pipeline::LockRetention() const {
+  return impl_->retention ? impl_->retention->LockForQuery() : std::shared_lock<std::shared_mutex>();
+}
+
 std::vector<RetentionLevel> Pipeline::RetentionLevels(std::string_view metric) const {
   return impl_->retention ? impl_->retention->Levels(metric) : std::vector<RetentionLevel>();
 }

@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -71,6 +72,9 @@ class Pipeline {
   /// Where a metric's rows are kept (level 0: its own rows; then downsampled tiers), for query
   /// planning; empty if it has no retention. Any thread.
   std::vector<RetentionLevel> RetentionLevels(std::string_view metric) const;
+  /// Held while a query reads RetentionLevels and then the rows they point to (see
+  /// RetentionJob::LockForQuery); owns nothing when no metric has retention.
+  std::shared_lock<std::shared_mutex> LockRetention() const;
   /// A metric by id (its const methods, such as Reaggregate, are safe from any thread).
   const Metric* metric(std::string_view id) const;
   /// /api/v1/status body (a snapshot at most one timer interval old).

@@ -105,7 +105,9 @@ void RetentionJob::RunOne(Tracked& t) {
     }
     level.upto = hi;
   }
-  // Retention: drop what is older than each level's keep, once the next level has it.
+  // Retention: drop what is older than each level's keep, once the next level has it. Queries
+  // wait while rows go and the levels saying so are published (LockForQuery).
+  std::unique_lock deleting(query_mu_);
   auto keep_of = [&](size_t k) -> std::optional<Duration> {
     return k == 0 ? r.keep : r.downsample[k - 1].keep;
   };

@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,10 @@ class RetentionJob {
   void Run();
   /// The levels of `metric` (level 0 first); empty if it has no retention. Any thread.
   std::vector<RetentionLevel> Levels(std::string_view metric) const;
+  /// Held by a query from reading Levels until it has read the rows: rows are deleted, and the
+  /// levels that say so published, while no query holds it, so a query never sees a level's
+  /// rows gone before the next level's `upto` covers them.
+  std::shared_lock<std::shared_mutex> LockForQuery() const { return std::shared_lock(query_mu_); }
   static std::string TierId(std::string_view metric, Duration window);
 
  private:
@@ -44,6 +49,7 @@ class RetentionJob {
   store::ResultStore& store_;
   std::vector<Tracked> tracked_;
   mutable std::mutex mu_;
+  mutable std::shared_mutex query_mu_;
 };
 
 }  // namespace weir::runtime

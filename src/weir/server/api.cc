@@ -217,7 +217,9 @@ Response QueryMetric(runtime::Pipeline& p, const MetricSchema& m, const Request&
     q.json_rows = false;
     q.limit = 10'000'000;
     // Rows older than the metric's own retention live in downsampled tiers: read the finest
-    // tier that fits the asked window and reaches back far enough, then the recent rows.
+    // tier that fits the asked window and reaches back far enough, then the recent rows (with
+    // no rows moving between tiers meanwhile).
+    auto tiers_still = p.LockRetention();
     std::vector<store::StoredState> states;
     auto levels = p.RetentionLevels(m.id);
     Timestamp recent_from = q.start;
