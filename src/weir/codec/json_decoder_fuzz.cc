@@ -2,9 +2,9 @@
 // envelopes) over a layout with nested paths. It must never crash, and rows must stay
 // consistent with the counts it reports.
 //
-// Build (needs clang with libFuzzer and a libstdc++ that clang can compile with <expected>):
-//   clang++ -std=c++23 -g -O1 -fsanitize=fuzzer,address -march=haswell -Isrc \
-//     src/weir/codec/json_decoder_fuzz.cc src/weir/codec/json_decoder.cc src/weir/model/*.cc \
+// Build, as one command (needs clang with libFuzzer and a libstdc++ that clang can compile with <expected>):
+//   clang++ -std=c++23 -g -O1 -fsanitize=fuzzer,address -march=haswell -Isrc
+//     src/weir/codec/json_decoder_fuzz.cc src/weir/codec/json_decoder.cc src/weir/model/*.cc
 //     src/weir/base/time.cc -lsimdjson -lfmt -o json_decoder_fuzz
 #include <cstdint>
 #include <cstdlib>

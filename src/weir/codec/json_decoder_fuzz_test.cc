@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "weir/base/fuzz_mutation.h"
 #include "weir/codec/json_decoder_fuzz.cc"  // NOLINT: the entry point under test
 
 namespace {
@@ -32,17 +33,7 @@ TEST(JsonDecoderFuzz, CorpusAndMutationsNeverCrash) {
   for (const std::string& seed : kCorpus) {
     LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(seed.data()), seed.size());
     for (int m = 0; m < 400; ++m) {
-      std::string s = seed;
-      int edits = 1 + static_cast<int>(rng() % 4);
-      for (int e = 0; e < edits; ++e) {
-        size_t pos = s.empty() ? 0 : rng() % (s.size() + 1);
-        switch (rng() % 4) {
-          case 0: s.insert(pos, 1, alphabet[rng() % alphabet.size()]); break;
-          case 1: if (pos < s.size()) s.erase(pos, 1); break;
-          case 2: if (pos < s.size()) s[pos] = static_cast<char>(rng() % 256); break;
-          case 3: s.insert(pos, s.substr(0, std::min<size_t>(s.size(), rng() % 16))); break;
-        }
-      }
+      std::string s = weir::testing::Mutate(seed, rng, alphabet);
       LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(s.data()), s.size());
       ++runs;
     }

@@ -4,8 +4,8 @@
 // either fails with an error or leaves a metric that can be saved, fired and finished. It must
 // never crash.
 //
-// Build (needs clang with libFuzzer and a libstdc++ that clang can compile with <expected>):
-//   clang++ -std=c++23 -g -O1 -fsanitize=fuzzer,address -march=haswell -Isrc \
+// Build, as one command (needs clang with libFuzzer and a libstdc++ that clang can compile with <expected>):
+//   clang++ -std=c++23 -g -O1 -fsanitize=fuzzer,address -march=haswell -Isrc
 //     src/weir/operators/state_fuzz.cc src/weir/{operators,aggregate,expr,spec,model,codec,base,runtime}/*.cc ...
 #include <cstdint>
 #include <cstdio>
@@ -38,43 +38,38 @@ struct Metrics {
   explicit Metrics(std::vector<size_t> shard_counts = {1, 2}) {
     for (size_t shards : shard_counts) {
       {
-        spec::MetricSpec m;
-        m.id = "every_aggregate";
-        m.event_time = Expr("ts");
-        m.watermark = 1000;
-        m.allowed_lateness = 5000;
-        m.window = {spec::WindowKind::kTumbling, 60000, 0, {}};
-        m.group_by = {{"g", Expr("g"), {}}};
+        spec::MetricSpec m = Base("every_aggregate", {spec::WindowKind::kTumbling, 60000, 0, {}}, 5000);
         for (const char* s : {"count()", "count_if(v > 1)", "sum(v)", "sum_if(v, v > 1)", "avg(v)", "min(v)", "max(v)",
                               "min(s)", "count_distinct(s)", "percentile(v, 0.9)", "top_k(s, 3)"})
           m.select.push_back({"a" + std::to_string(m.select.size()), Expr(s), {}});
         Add(m, shards, /*retracts=*/true);
       }
       {
-        spec::MetricSpec m;
-        m.id = "sessions";
-        m.event_time = Expr("ts");
-        m.watermark = 1000;
-        m.allowed_lateness = 2000;
-        m.window = {spec::WindowKind::kSession, 30000, 0, {}};
+        spec::MetricSpec m = Base("sessions", {spec::WindowKind::kSession, 30000, 0, {}}, 2000);
         m.group_by = {{"user", Expr("s"), {}}};
         m.select = {{"n", Expr("count()"), {}},       {"total", Expr("sum(v)"), {}}, {"first", Expr("first(s)"), {}},
                     {"last", Expr("last(v)"), {}}, {"users", Expr("approx_distinct(s)"), {}}};
         Add(m, shards, /*retracts=*/false);
       }
       {
-        spec::MetricSpec m;
-        m.id = "top";
-        m.event_time = Expr("ts");
-        m.watermark = 1000;
-        m.window = {spec::WindowKind::kSliding, 120000, 60000, {}};
-        m.group_by = {{"g", Expr("g"), {}}};
+        spec::MetricSpec m = Base("top", {spec::WindowKind::kSliding, 120000, 60000, {}}, 0);
         m.select = {{"n", Expr("count()"), {}}};
         m.order_by = {{"n", true}};
         m.limit = 2;
         Add(m, shards, /*retracts=*/false);
       }
     }
+  }
+  /// Event time `ts`, a 1 s watermark, group key `g`.
+  static spec::MetricSpec Base(std::string id, spec::WindowSpec window, Duration lateness) {
+    spec::MetricSpec m;
+    m.id = std::move(id);
+    m.event_time = Expr("ts");
+    m.watermark = 1000;
+    m.allowed_lateness = lateness;
+    m.window = window;
+    m.group_by = {{"g", Expr("g"), {}}};
+    return m;
   }
   void Add(const spec::MetricSpec& m, size_t shards, bool retracts) {
     runtime::PlanContext ctx{pipeline, diags, layout, {{"in", 1, false, retracts}}, "", shards};

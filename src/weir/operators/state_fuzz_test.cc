@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "weir/base/fuzz_mutation.h"
 #include "weir/codec/json_decoder.h"
 #include "weir/operators/state_fuzz.cc"  // NOLINT: the entry point under test
 
@@ -54,18 +55,7 @@ TEST(StateFuzz, SavedStatesAndMutationsNeverCrash) {
   for (const std::string& seed : corpus) {
     LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(seed.data()), seed.size());
     for (int m = 0; m < 300; ++m) {
-      std::string s = seed;
-      int edits = 1 + static_cast<int>(rng() % 3);
-      for (int e = 0; e < edits; ++e) {
-        size_t pos = s.empty() ? 0 : rng() % s.size();
-        switch (rng() % 5) {
-          case 0: s[pos] = static_cast<char>(rng() % 256); break;
-          case 1: s[pos] = static_cast<char>(s[pos] ^ (1 << (rng() % 8))); break;
-          case 2: s.resize(pos); break;
-          case 3: s.insert(pos, s.substr(pos, std::min<size_t>(s.size() - pos, 1 + rng() % 16))); break;
-          case 4: s.erase(pos, 1 + rng() % 8); break;
-        }
-      }
+      std::string s = weir::testing::Mutate(seed, rng, "");
       LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(s.data()), s.size());
       ++runs;
     }
