@@ -29,26 +29,12 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { HOUR, MINUTE, peerArgs } from './peer_args.mjs';
 
 const SERVER = '/usr/sbin/clickhouse-server';
-const MINUTE = 60000;
-const HOUR = 3600000;
 
-const { values: args } = parseArgs({
-  options: {
-    query: { type: 'string' },
-    threads: { type: 'string', default: '1' },
-    input: { type: 'string' },
-    out: { type: 'string' },
-    port: { type: 'string', default: '18723' },
-  },
-});
-if (!['q1', 'q2', 'q3'].includes(args.query) || !args.input || !args.out) {
-  console.error('usage: node clickhouse.mjs --query q1|q2|q3 --threads N --input EVENTS.ndjson --out ROWS.ndjson [--port P]');
-  process.exit(2);
-}
+const args = peerArgs('clickhouse.mjs', ['q1', 'q2', 'q3'], { port: { type: 'string', default: '18723' } }, ' [--port P]');
 const port = Number(args.port);
 
 const LINES = `file('events.ndjson', 'TabSeparated', 'line String')`;

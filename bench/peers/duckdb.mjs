@@ -15,24 +15,10 @@
 //
 // Usage: node bench/peers/duckdb.mjs --query q1 --threads 1 --input events.ndjson --out rows.ndjson
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { HOUR, MINUTE, peerArgs } from './peer_args.mjs';
 
-const MINUTE = 60000;
-const HOUR = 3600000;
-
-const { values: args } = parseArgs({
-  options: {
-    query: { type: 'string' },
-    threads: { type: 'string', default: '1' },
-    input: { type: 'string' },
-    out: { type: 'string' },
-  },
-});
-if (!['q1', 'q2', 'q3', 'q4', 'noop'].includes(args.query) || !args.input || !args.out) {
-  console.error('usage: node duckdb.mjs --query q1|q2|q3|q4|noop --threads N --input EVENTS.ndjson --out ROWS.ndjson');
-  process.exit(2);
-}
+const args = peerArgs('duckdb.mjs', ['q1', 'q2', 'q3', 'q4', 'noop']);
 
 // Only the fields a query needs are declared: DuckDB's JSON reader then skips the rest of each
 // object, and no time goes into sampling the file to infer a schema.
