@@ -290,6 +290,16 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
   uint32_t last_group = UINT32_MAX;
   char* last_row = nullptr;
   Pane* last_pane = nullptr;
+  auto group_of = [&](size_t i) {
+    const uint32_t kb = i ? p.key_end[i - 1] : 0;
+    const std::string_view key(p.keys.data() + kb, p.key_end[i] - kb);
+    if (last_group == UINT32_MAX || key != last_key) {
+      last_group = groups_.Intern(key);
+      last_key = key;
+      last_row = nullptr;
+    }
+    return last_group;
+  };
   size_t seg = 0;  // first record not yet folded into the aggregates
   auto fold = [&](size_t end) {
     if (end <= seg) return;
@@ -356,30 +366,13 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
       }
       continue;
     }
-    if (!mine) {
-      // Another shard folds this record. Sessions are per group, so they are that shard's
-      // business alone; panes are shared by every group, so every shard keeps the same panes
-      // and marks them changed, and so fires (and re-fires) the same windows at the same points.
-      if (session) continue;
-      const Timestamp start = pane_start;
-      if (!pane || pane->start != start) pane = &PaneAt(start);
-      pane->any_dirty = kChangedSinceFire | kChangedSinceEarly;
-      if (panes && event_time && fired_upto_ != kMinTimestamp && start + ps <= fired_upto_) {
-        advance(i + 1, watermark_, 0);
-        pane = nullptr;
-      }
-      continue;
-    }
-    uint32_t kb = i ? p.key_end[i - 1] : 0;
-    const std::string_view key(p.keys.data() + kb, p.key_end[i] - kb);
-    if (last_group == UINT32_MAX || key != last_key) {
-      last_group = groups_.Intern(key);
-      last_key = key;
-      last_row = nullptr;
-    }
-    const uint32_t group = last_group;
+    // Records of another shard's groups: sessions are per group, so they are that shard's
+    // business alone; panes are shared by every group, so every shard keeps the same panes,
+    // marks them changed and fires (and re-fires) the same windows at the same points.
+    if (!mine && session) continue;
     bool updates_fired = false;
     if (session) {
+      const uint32_t group = group_of(i);
       // A merge destroys a session that earlier records of this segment may point to.
       if (SessionMerges(group, t, wm)) fold(i);
       rows_[i] = AssignSession(group, t, batch.weight(i), wm);
@@ -394,16 +387,20 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
       // the watermark alone, the same however the groups are split into shards.
       updates_fired = !dirty_fired_.empty() || !pending_deletions_.empty() || (event_time && NextFireEnd() <= wm);
     } else {
-      const Timestamp start = pane_start;
-      if (!pane || pane->start != start) pane = &PaneAt(start);
-      if (!last_row || last_pane != pane) {
-        last_row = RowFor(*pane, group);
-        last_pane = pane;
+      if (!pane || pane->start != pane_start) pane = &PaneAt(pane_start);
+      if (mine) {
+        const uint32_t group = group_of(i);
+        if (!last_row || last_pane != pane) {
+          last_row = RowFor(*pane, group);
+          last_pane = pane;
+        }
+        rows_[i] = last_row;
+      } else {
+        pane->any_dirty = kChangedSinceFire | kChangedSinceEarly;
       }
-      rows_[i] = last_row;
-      updates_fired = panes && event_time && fired_upto_ != kMinTimestamp && start + ps <= fired_upto_;
+      updates_fired = panes && event_time && fired_upto_ != kMinTimestamp && pane_start + ps <= fired_upto_;
     }
-    *reinterpret_cast<int64_t*>(rows_[i]) += batch.weight(i);
+    if (rows_[i]) *reinterpret_cast<int64_t*>(rows_[i]) += batch.weight(i);
     if (updates_fired) {
       advance(i + 1, watermark_, 0);
       pane = nullptr;
