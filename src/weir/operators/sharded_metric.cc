@@ -55,14 +55,11 @@ void ShardedMetric::ApplyPartition(Batch& batch, runtime::PreparedState* prepare
   shards_[partition]->Apply(batch, prepared, unused);
 }
 
+// The pipeline applies the shards in parallel (BeginApply, ApplyPartition, FinishApply); this is
+// the same on one thread.
 void ShardedMetric::Apply(Batch& batch, runtime::PreparedState* prepared, runtime::Emitter& out) {
   BeginApply();
-  auto task = [&](size_t i) { ApplyPartition(batch, prepared, i); };
-  if (runner_) {
-    runner_->Run(shards_.size(), task);
-  } else {
-    for (size_t i = 0; i < shards_.size(); ++i) task(i);
-  }
+  for (size_t i = 0; i < shards_.size(); ++i) ApplyPartition(batch, prepared, i);
   Merge(out);
 }
 

@@ -44,7 +44,6 @@ class ShardedMetric final : public runtime::Metric {
   void SaveState(std::string& out) const override;
   Status RestoreState(std::string_view in) override;
   uint64_t StateFingerprint() const override { return shards_[0]->StateFingerprint(); }
-  void SetParallelRunner(runtime::ParallelRunner* runner) override { runner_ = runner; }
   size_t PartitionCount() const override { return shards_.size(); }
   void BeginApply() override;
   void ApplyPartition(Batch& batch, runtime::PreparedState* prepared, size_t partition) override;
@@ -61,7 +60,6 @@ class ShardedMetric final : public runtime::Metric {
   std::shared_ptr<const MetricPlan> plan_;
   std::vector<std::unique_ptr<WindowMetric>> shards_;
   std::vector<std::unique_ptr<Log>> logs_;  ///< per shard: what it emitted in the current call
-  runtime::ParallelRunner* runner_ = nullptr;
   uint64_t seq_ = 0;
   uint64_t emitted_rows_ = 0;
   // Scratch of Merge, reused.

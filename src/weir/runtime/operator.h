@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -67,20 +66,13 @@ struct MetricNumbers {
   uint64_t late, emitted_rows, open_panes, groups;
 };
 
-/// Runs tasks 0..n-1, in parallel where threads are free, and returns when all are done.
-class ParallelRunner {
- public:
-  virtual ~ParallelRunner() = default;
-  virtual void Run(size_t n, const std::function<void(size_t)>& task) = 0;
-};
-
 /// An event-time aggregation (windows, group-by, aggregates), fed batch by batch.
 ///
 /// Work on a batch is split in two: Prepare evaluates everything that needs no state (filters,
 /// event time, group keys, aggregate arguments) and may run on any thread, for several batches
 /// at once; Apply folds the prepared batch into the metric's state, called from the pipeline
-/// thread, one batch at a time, in arrival order (a partitioned metric spreads it over the
-/// ParallelRunner). Results therefore do not depend on how many threads prepare.
+/// thread, one batch at a time, in arrival order (the pipeline applies a partitioned metric's
+/// partitions in parallel: ApplyPartition). Results therefore do not depend on how many threads prepare.
 class Metric {
  public:
   virtual ~Metric() = default;
@@ -133,10 +125,6 @@ class Metric {
   virtual Status RestoreState(std::string_view in) = 0;
   /// Changes when the definition changes in a way that makes saved state unusable.
   virtual uint64_t StateFingerprint() const = 0;
-  /// Threads a metric whose state is partitioned may use to apply a batch to its partitions
-  /// in parallel (nullptr: apply them one after another). Set by the pipeline thread.
-  virtual void SetParallelRunner(ParallelRunner* runner) { (void)runner; }
-
   /// A partitioned metric's Apply in three steps, so that the pipeline can apply one batch to
   /// the partitions of all its metrics in one parallel step: BeginApply, then ApplyPartition for
   /// each of PartitionCount() partitions (any thread, in parallel), then FinishApply (emits).

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <future>
 
 #include "weir/base/log.h"
@@ -35,9 +36,9 @@ struct Work {
 /// while it waits prepares items itself: the one it waits for if no worker has taken it yet,
 /// else the next queued one (so `--workers N` runs N-1 workers plus the pipeline thread, and N
 /// cores stay busy without N+1 threads competing for them).
-/// The same threads apply a batch to the shards of a partitioned metric (ParallelRunner): those
+/// The same threads apply a batch to the partitions of the partitioned metrics (Run): those
 /// tasks go before any preparing, and the pipeline thread runs whichever no worker has taken.
-class PreparePool final : public ParallelRunner {
+class PreparePool {
  public:
   PreparePool(size_t threads, std::function<void(Work&)> prepare) : prepare_(std::move(prepare)) {
     for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
@@ -50,7 +51,8 @@ class PreparePool final : public ParallelRunner {
     cv_.notify_all();
     for (auto& t : threads_) t.join();
   }
-  void Run(size_t n, const std::function<void(size_t)>& task) override {
+  /// Runs tasks 0..n-1 on the calling thread and any idle worker; returns when all are done.
+  void Run(size_t n, const std::function<void(size_t)>& task) {
     if (n <= 1) {
       if (n == 1) task(0);
       return;
@@ -363,7 +365,6 @@ struct Pipeline::Impl : Emitter {
       if (auto e = m->EarlyEmitInterval()) timer_interval = std::max<Duration>(1, std::min(timer_interval, *e));
     std::unique_ptr<PreparePool> pool;
     if (options.workers > 1) pool = std::make_unique<PreparePool>(options.workers - 1, [this](Work& w) { Prepare(w); });
-    for (auto& m : metrics) m->SetParallelRunner(pool.get());
     pool_for_apply = pool.get();
     std::deque<std::unique_ptr<Work>> inflight;
     const size_t max_inflight = std::max<size_t>(2, options.workers * 2);
@@ -415,7 +416,6 @@ struct Pipeline::Impl : Emitter {
       if (!got && inflight.empty() && queue.closed() && queue.size() == 0) break;
       if (stop_requested && !queue.closed()) queue.Close();
     }
-    for (auto& m : metrics) m->SetParallelRunner(nullptr);
     pool_for_apply = nullptr;
     pool.reset();
     FlushSinks();

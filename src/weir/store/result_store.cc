@@ -96,7 +96,6 @@ std::vector<std::string> EncodingsMatching(std::string_view text) {
     double d = n->is_int() ? static_cast<double>(n->as_int()) : n->as_double();
     constexpr size_t kTagAndDouble = 9;
     add(Value::Double(d), kTagAndDouble);
-    if (d == 0) add(Value::Double(-d), kTagAndDouble);
   }
   if (text == "true" || text == "false") add(Value::Bool(text == "true"), kWhole);
   if (text == "null" || text.empty()) add(Value::Null(), kWhole);
