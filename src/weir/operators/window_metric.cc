@@ -79,11 +79,7 @@ WindowMetric::WindowMetric(std::shared_ptr<const MetricPlan> plan, uint32_t shar
   for (const auto& in : plan_.inputs) inputs_.push_back({in.source, in.partition, kMinTimestamp, now, false});
 }
 
-WindowMetric::~WindowMetric() {
-  while (!panes_.empty()) DropPane(panes_.begin());
-  for (uint32_t id = 0; id < sessions_.size(); ++id)
-    if (sessions_[id].alive) DestroySession(id);
-}
+WindowMetric::~WindowMetric() { Clear(); }
 
 bool WindowMetric::Reads(uint32_t source) const {
   return plan_.sources.empty() || std::find(plan_.sources.begin(), plan_.sources.end(), source) != plan_.sources.end();
