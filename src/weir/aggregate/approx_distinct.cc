@@ -231,7 +231,9 @@ class ApproxDistinct final : public AggregateFunction {
   void Update(const UpdateInput& in, uint32_t off) const override {
     const Value* x = in.args[0];
     std::string key;
+    constexpr size_t kAhead = 8;
     for (size_t i = 0; i < in.n; ++i) {
+      if (i + kAhead < in.n) x[i + kAhead].PrefetchBytes();
       if (!in.rows[i] || in.weights[i] < 0 || x[i].is_null()) continue;
       key.clear();
       EncodeKey(x[i], key);

@@ -58,10 +58,13 @@ struct Counts {
     Add(key, n);
   }
 
+  void AddSmall(const SmallKey& key, int64_t n) {
+    auto [it, inserted] = small.try_emplace(key, n);
+    if (!inserted && (it->second = AddCount(it->second, n)) == 0) small.erase(it);
+  }
   void Add(std::string_view key, int64_t n) {
     if (key.size() <= SmallKey::kMax) {
-      auto [it, inserted] = small.try_emplace(SmallKey::Of(key), n);
-      if (!inserted && (it->second = AddCount(it->second, n)) == 0) small.erase(it);
+      AddSmall(SmallKey::Of(key), n);
     } else {
       auto it = large.find(absl::string_view(key.data(), key.size()));
       if (it == large.end()) large.emplace(std::string(key), n);
@@ -97,12 +100,17 @@ class CountDistinct final : public AggregateFunction {
   }
   void Update(const UpdateInput& in, uint32_t off) const override {
     // In runs of kAhead values: encode and prefetch each one's slot, then count them, so that
-    // the cache misses of a large table overlap instead of following one another.
+    // the cache misses of a large table overlap instead of following one another; the bytes of
+    // the next run's values are prefetched meanwhile. Short strings (ids) become their slot key
+    // in registers; others go through their key encoding.
     constexpr size_t kAhead = 16;
     const Value* x = in.args[0];
+    SmallKey small[kAhead];
     std::string keys[kAhead];
     size_t idx[kAhead];
+    for (size_t i = 0; i < std::min(in.n, kAhead); ++i) x[i].PrefetchBytes();
     for (size_t base = 0; base < in.n; base += kAhead) {
+      for (size_t i = base + kAhead; i < std::min(in.n, base + 2 * kAhead); ++i) x[i].PrefetchBytes();
       size_t m = 0;
       for (size_t i = base; i < std::min(in.n, base + kAhead); ++i) {
         if (!in.rows[i] || x[i].is_null()) continue;
@@ -112,11 +120,22 @@ class CountDistinct final : public AggregateFunction {
         }
         std::string& k = keys[m];
         k.clear();
-        EncodeKey(x[i], k);
-        if (k.size() <= SmallKey::kMax) Get(in.rows[i] + off).small.prefetch(SmallKey::Of(k));
+        if (!x[i].is_string() || !EncodeShortStringKey(x[i].as_string(), small[m].lo, small[m].hi)) {
+          EncodeKey(x[i], k);
+          if (k.size() > SmallKey::kMax) {
+            idx[m++] = i;
+            continue;
+          }
+          small[m] = SmallKey::Of(k);
+        }
+        Get(in.rows[i] + off).small.prefetch(small[m]);
         idx[m++] = i;
       }
-      for (size_t j = 0; j < m; ++j) Get(in.rows[idx[j]] + off).AddEncoded(keys[j], in.weights[idx[j]]);
+      for (size_t j = 0; j < m; ++j) {
+        Counts& c = Get(in.rows[idx[j]] + off);
+        if (keys[j].empty()) c.AddSmall(small[j], in.weights[idx[j]]);
+        else c.AddEncoded(keys[j], in.weights[idx[j]]);
+      }
     }
   }
   void Merge(char* d, const char* s) const override {

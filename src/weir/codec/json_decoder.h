@@ -68,8 +68,9 @@ struct DecodeStats {
 };
 
 /// Lets the decoder stop early on events nobody keeps. Once the `decide` fields of an event are
-/// read and `keep` says no, only the `always` fields are still read (the event times that move
-/// watermarks) and the rest of the event is skipped, unparsed. Every slot must be a top-level
+/// read and `keep` says no, the row is marked (Batch::MarkFiltered), only the `always` fields are
+/// still read (the event times that move watermarks) and the rest of the event is skipped,
+/// unparsed. `keep` must be true whenever any consumer's filter is. Every slot must be a top-level
 /// input field; the pipeline builds a gate only when every consumer of a source filters on such
 /// fields (no processors, no event sinks, no change envelopes).
 struct DecodeGate {

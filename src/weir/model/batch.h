@@ -48,6 +48,7 @@ class Batch {
     size_t i = weights_.size();
     weights_.push_back(weight);
     raw_.push_back(raw);
+    filtered_.push_back(0);
     size_t need = (i + 1) * width_;
     if (values_.size() < need) values_.resize(std::max(need, values_.size() * 2));
     std::fill_n(values_.data() + i * width_, width_, Value());
@@ -57,7 +58,21 @@ class Batch {
   void PopRow() {
     weights_.pop_back();
     raw_.pop_back();
+    filtered_count_ -= filtered_.back();
+    filtered_.pop_back();
   }
+
+  /// Marks record `i` as wanted by no metric: the decoder's gate (codec::DecodeGate) found every
+  /// metric's `where` false and read only what the watermark needs (the event time). Metrics
+  /// then skip it without evaluating anything but its event time.
+  void MarkFiltered(size_t i) {
+    filtered_count_ += !filtered_[i];
+    filtered_[i] = 1;
+  }
+  bool filtered(size_t i) const { return filtered_[i] != 0; }
+  /// Records marked by MarkFiltered; filtered_flags()[i] is 1 for each of them.
+  size_t filtered_count() const { return filtered_count_; }
+  const uint8_t* filtered_flags() const { return filtered_.data(); }
 
   Value* row(size_t i) { return values_.data() + i * width_; }
   const Value* row(size_t i) const { return values_.data() + i * width_; }
@@ -81,6 +96,7 @@ class Batch {
   void Reserve(size_t rows) {
     weights_.reserve(rows);
     raw_.reserve(rows);
+    filtered_.reserve(rows);
     if (values_.size() < rows * width_) values_.resize(rows * width_);
   }
 
@@ -97,6 +113,8 @@ class Batch {
   std::vector<Value> values_;
   std::vector<int8_t> weights_;
   std::vector<std::string_view> raw_;
+  std::vector<uint8_t> filtered_;
+  size_t filtered_count_ = 0;
   Arena arena_;
   std::vector<std::shared_ptr<const void>> holds_;
 };

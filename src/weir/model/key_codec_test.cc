@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <random>
 
 namespace weir {
@@ -45,6 +46,35 @@ TEST(KeyCodec, RoundTripsTuples) {
 }
 
 TEST(KeyCodec, IntegralDoubleEqualsInt) { EXPECT_EQ(Enc(Value::Double(3.0)), Enc(Value::Int(3))); }
+
+TEST(KeyCodec, ShortStringKeyIsTheEncodingInTwoWords) {
+  std::string text = "user_21742\xff\x7f" "abcdefgh";
+  for (size_t start = 0; start < 4; ++start) {
+    for (size_t len = 0; len + start <= text.size(); ++len) {
+      std::string_view s(text.data() + start, len);
+      uint64_t lo = 1, hi = 2;
+      bool ok = EncodeShortStringKey(s, lo, hi);
+      ASSERT_EQ(ok, len <= 12) << len;
+      if (!ok) continue;
+      std::string enc = Enc(Value::String(s));
+      char want[16] = {};
+      std::memcpy(want, enc.data(), enc.size());
+      want[15] = static_cast<char>(enc.size());
+      char got[16];
+      std::memcpy(got, &lo, 8);
+      std::memcpy(got + 8, &hi, 8);
+      EXPECT_EQ(std::string(got, 16), std::string(want, 16)) << "'" << s << "'";
+    }
+  }
+  // A string with a 0x00 byte (escaped in the encoding) is not a short key, wherever the byte is.
+  for (size_t at = 0; at < 12; ++at) {
+    std::string z(12, 'x');
+    z[at] = '\0';
+    uint64_t lo = 0, hi = 0;
+    EXPECT_FALSE(EncodeShortStringKey(z, lo, hi)) << at;
+    EXPECT_FALSE(EncodeShortStringKey(std::string_view(z).substr(0, at + 1), lo, hi)) << at;
+  }
+}
 
 }  // namespace
 }  // namespace weir

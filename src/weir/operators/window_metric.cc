@@ -204,17 +204,43 @@ std::unique_ptr<runtime::PreparedState> WindowMetric::Prepare(Batch& batch) cons
   if (n == 0) return prep;
   Arena& arena = batch.arena();
   p.times.resize(n);
-  p.keep.assign(n, 1);
+  // Records the decoder's gate filtered out (no metric wants them) count for time alone. When
+  // they are most of the batch, `where`, keys and arguments are evaluated record by record for
+  // the rest only (`sel`); otherwise a column at a time for all.
+  const uint8_t* filtered = batch.filtered_count() ? batch.filtered_flags() : nullptr;
+  const bool sparse = 2 * batch.filtered_count() >= n;
+  std::vector<uint32_t> sel;
+  if (filtered) {
+    p.keep.resize(n);
+    for (size_t i = 0; i < n; ++i) p.keep[i] = !filtered[i];
+  } else {
+    p.keep.assign(n, 1);
+  }
+  auto select = [&] {
+    sel.clear();
+    for (size_t i = 0; i < n; ++i)
+      if (p.keep[i]) sel.push_back(static_cast<uint32_t>(i));
+  };
+  if (sparse) select();
+  // Evaluates `e` into out[i] for every record (dense) or every selected one (sparse).
+  auto eval = [&](const expr::Program& e, Value* out) {
+    if (!sparse) return e.EvalBatch(batch.values(), batch.width(), n, out, arena);
+    for (uint32_t i : sel) out[i] = e.Eval(batch.row(i), arena);
+  };
   std::vector<Value> col(n);
   if (plan_.where) {
-    plan_.where->EvalBatch(batch.values(), batch.width(), n, col.data(), arena);
-    for (size_t i = 0; i < n; ++i) p.keep[i] = col[i].is_bool() && col[i].as_bool();
+    eval(*plan_.where, col.data());
+    if (sparse) {
+      for (uint32_t i : sel) p.keep[i] = col[i].is_bool() && col[i].as_bool();
+    } else {
+      for (size_t i = 0; i < n; ++i) p.keep[i] = p.keep[i] && col[i].is_bool() && col[i].as_bool();
+    }
   }
   if (plan_.event_time) {
     plan_.event_time->EvalBatch(batch.values(), batch.width(), n, col.data(), arena);
     constexpr size_t kAhead = 8;  // the input bytes have usually left the cache since decoding
     for (size_t i = 0; i < n; ++i) {
-      if (i + kAhead < n && col[i + kAhead].is_string()) __builtin_prefetch(col[i + kAhead].as_string().data());
+      if (i + kAhead < n) col[i + kAhead].PrefetchBytes();
       auto t = ToTime(col[i]);
       p.times[i] = t ? *t : kMinTimestamp;
       if (!t && p.keep[i]) {
@@ -225,13 +251,13 @@ std::unique_ptr<runtime::PreparedState> WindowMetric::Prepare(Batch& batch) cons
   } else {
     std::fill(p.times.begin(), p.times.end(), batch.ingest_time ? batch.ingest_time : NowMillis());
   }
+  if (sparse) select();  // what `where` and the event time left
   // Group keys of the kept records, encoded.
   const size_t K = key_count_;
   std::vector<Value> keycols(n * K);
-  for (size_t k = 0; k < K; ++k)
-    plan_.group_by[k]->EvalBatch(batch.values(), batch.width(), n, keycols.data() + k * n, arena);
+  for (size_t k = 0; k < K; ++k) eval(*plan_.group_by[k], keycols.data() + k * n);
   p.key_end.resize(n);
-  p.keys.reserve(n * 8 * (K + 1));
+  p.keys.reserve((sparse ? sel.size() : n) * 8 * (K + 1));
   for (size_t i = 0; i < n; ++i) {
     if (p.keep[i])
       for (size_t k = 0; k < K; ++k) EncodeKey(keycols[k * n + i], p.keys);
@@ -245,13 +271,13 @@ std::unique_ptr<runtime::PreparedState> WindowMetric::Prepare(Batch& batch) cons
       p.owner[i] = static_cast<uint8_t>(ShardOf(std::string_view(p.keys.data() + kb, p.key_end[i] - kb), shards_));
     }
   }
-  // Aggregate arguments.
+  // Aggregate arguments (of kept records; Apply reads no others).
   size_t cols = 0;
   for (const auto& a : plan_.aggregates) cols += a.args.size();
   p.args.resize(cols * n);
   size_t c = 0;
   for (const auto& a : plan_.aggregates)
-    for (const auto& arg : a.args) arg->EvalBatch(batch.values(), batch.width(), n, p.args.data() + (c++) * n, arena);
+    for (const auto& arg : a.args) eval(*arg, p.args.data() + (c++) * n);
   return prep;
 }
 
