@@ -1,8 +1,20 @@
 #include "weir/model/batch.h"
 
+#include <cstdlib>
 #include <cstring>
+#include <new>
+#include <type_traits>
 
 namespace weir {
+
+void Batch::GrowValues(size_t capacity) {
+  static_assert(std::is_trivially_copyable_v<Value>);
+  void* p = std::realloc(buffer_.values.get(), capacity * sizeof(Value));
+  if (!p) throw std::bad_alloc();
+  (void)buffer_.values.release();
+  buffer_.values.reset(static_cast<Value*>(p));
+  buffer_.capacity = capacity;
+}
 
 void Batch::Compact(const uint8_t* keep) {
   size_t out = 0;
@@ -13,7 +25,7 @@ void Batch::Compact(const uint8_t* keep) {
       weights_[out] = weights_[i];
       raw_[out] = raw_[i];
       filtered_[out] = filtered_[i];
-      std::memcpy(static_cast<void*>(&values_[out * width_]), &values_[i * width_], width_ * sizeof(Value));
+      std::memcpy(static_cast<void*>(row(out)), row(i), width_ * sizeof(Value));
     }
     ++out;
   }

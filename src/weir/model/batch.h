@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "weir/base/arena.h"
@@ -50,8 +51,8 @@ class Batch {
     raw_.push_back(raw);
     filtered_.push_back(0);
     size_t need = (i + 1) * width_;
-    if (values_.size() < need) values_.resize(std::max(need, values_.size() * 2));
-    std::fill_n(values_.data() + i * width_, width_, Value());
+    if (buffer_.capacity < need) GrowValues(std::max(need, buffer_.capacity * 2));
+    std::fill_n(buffer_.values.get() + i * width_, width_, Value());
     return i;
   }
   /// Drops the last record (a decoder that failed half-way through one).
@@ -74,11 +75,11 @@ class Batch {
   size_t filtered_count() const { return filtered_count_; }
   const uint8_t* filtered_flags() const { return filtered_.data(); }
 
-  Value* row(size_t i) { return values_.data() + i * width_; }
-  const Value* row(size_t i) const { return values_.data() + i * width_; }
-  Value& at(size_t i, uint32_t slot) { return values_[i * width_ + slot]; }
-  const Value& at(size_t i, uint32_t slot) const { return values_[i * width_ + slot]; }
-  const Value* values() const { return values_.data(); }
+  Value* row(size_t i) { return buffer_.values.get() + i * width_; }
+  const Value* row(size_t i) const { return buffer_.values.get() + i * width_; }
+  Value& at(size_t i, uint32_t slot) { return buffer_.values[i * width_ + slot]; }
+  const Value& at(size_t i, uint32_t slot) const { return buffer_.values[i * width_ + slot]; }
+  const Value* values() const { return buffer_.values.get(); }
 
   int8_t weight(size_t i) const { return weights_[i]; }
   const std::vector<int8_t>& weights() const { return weights_; }
@@ -97,7 +98,7 @@ class Batch {
     weights_.reserve(rows);
     raw_.reserve(rows);
     filtered_.reserve(rows);
-    if (values_.size() < rows * width_) values_.resize(rows * width_);
+    if (buffer_.capacity < rows * width_) GrowValues(rows * width_);
   }
 
   /// Work left to do before the batch can be processed (decoding its input), run by the
@@ -109,8 +110,25 @@ class Batch {
   size_t bytes = 0;           ///< input bytes the batch was decoded from
 
  private:
+  // Row values live in a buffer that grows by realloc, uninitialised (AddRow sets each row).
+  struct FreeValues {
+    void operator()(Value* p) const { std::free(p); }
+  };
+  struct ValueBuffer {
+    std::unique_ptr<Value[], FreeValues> values;
+    size_t capacity = 0;  // in Values
+    ValueBuffer() = default;
+    ValueBuffer(ValueBuffer&& o) noexcept : values(std::move(o.values)), capacity(std::exchange(o.capacity, 0)) {}
+    ValueBuffer& operator=(ValueBuffer&& o) noexcept {
+      values = std::move(o.values);
+      capacity = std::exchange(o.capacity, 0);
+      return *this;
+    }
+  };
+  void GrowValues(size_t capacity);
+
   uint32_t width_;
-  std::vector<Value> values_;
+  ValueBuffer buffer_;
   std::vector<int8_t> weights_;
   std::vector<std::string_view> raw_;
   std::vector<uint8_t> filtered_;
