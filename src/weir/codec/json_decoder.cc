@@ -56,6 +56,7 @@ struct TrieNode {
     int32_t slot = -1;  ///< slot to fill with this key's value, or -1
     int32_t node = -1;  ///< child node index for deeper paths, or -1
     uint64_t gate_bit = 0;  ///< at the root: this key's bit in the gate masks
+    bool event_time = false;  ///< at the root: the key whose value is read into Batch times
     uint64_t word = 0, word2 = 0;  ///< the key's bytes 0-7 and 8-15, little-endian
     uint64_t mask = 0, mask2 = 0;  ///< which bytes of the words are part of the key
     void Prepare() {
@@ -206,6 +207,21 @@ struct JsonDecoder::Impl {
     for (auto& n : nodes)
       for (auto& c : n.children) c.Prepare();
     BuildEarlyStops(layout);
+    BuildEventTime(layout);
+  }
+
+  // The top-level key whose value the decoder turns into each record's event time.
+  int32_t time_slot = -1;
+  void BuildEventTime(const Layout& layout) {
+    const DecodeGate* g = options.gate;
+    if (options.envelopes || !g || g->time_slot < 0) return;
+    const uint32_t slot = static_cast<uint32_t>(g->time_slot);
+    if (slot >= layout.width() || !layout.field(slot).input || layout.field(slot).parts.size() != 1) return;
+    for (auto& c : nodes[0].children) {
+      if (c.slot != g->time_slot) continue;
+      c.event_time = true;
+      time_slot = g->time_slot;
+    }
   }
 
   // Reads a scalar (or raw object/array) into *out.
@@ -331,6 +347,8 @@ struct JsonDecoder::Impl {
     od::object obj;
     if (auto e = doc.get_object().get(obj)) return Fail(JsonError(e));
 
+    // (Asked before the row is added: times can be turned on only in an empty batch.)
+    const bool times = time_slot >= 0 && depth == 0 && batch.TimesFor(static_cast<uint32_t>(time_slot));
     size_t row_index = batch.AddRow(+1, raw);
     Value* row = batch.row(row_index);
     std::string_view op_text, before, after, payload;
@@ -388,6 +406,10 @@ struct JsonDecoder::Impl {
       }
       if (gate_state == 2 && !(c->gate_bit & always_mask)) continue;
       if ((err = Fill(v, *c, row, arena, depth))) break;
+      if (times && c->event_time) {
+        auto t = EventTimeOf(row[c->slot]);
+        batch.SetTime(row_index, t ? *t : kMinTimestamp);
+      }
       seen |= c->gate_bit;
       if (track && seen == all_mask) {
         cut_short = true;  // every field wanted has been read: the rest is not parsed

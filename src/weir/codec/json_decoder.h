@@ -73,10 +73,15 @@ struct DecodeStats {
 /// unparsed. `keep` must be true whenever any consumer's filter is. Every slot must be a top-level
 /// input field; the pipeline builds a gate only when every consumer of a source filters on such
 /// fields (no processors, no event sinks, no change envelopes).
+///
+/// `time_slot` (any gate, with or without `keep`): the top-level field every metric reading the
+/// source takes as its event time; its value is turned into the record's Batch time (TimesFor)
+/// as it is read. Ignored, like the rest, with change envelopes.
 struct DecodeGate {
   std::vector<uint32_t> decide;
   std::vector<uint32_t> always;
   std::function<bool(const Value* row, Arena& arena)> keep;
+  int32_t time_slot = -1;
 };
 
 struct DecodeOptions {

@@ -238,6 +238,52 @@ TEST_F(Fixture, GateSkipsTheRestOfDroppedEvents) {
   EXPECT_EQ(b.at(1, amount).as_int(), 2);
   EXPECT_EQ(b.at(2, ts).as_int(), 7);  // `always` before the decision: kept as read
   EXPECT_TRUE(b.at(2, amount).is_null());
+  // Dropped events are marked, for metrics to skip.
+  EXPECT_EQ(b.filtered_count(), 2u);
+  EXPECT_TRUE(b.filtered(0));
+  EXPECT_FALSE(b.filtered(1));
+  EXPECT_TRUE(b.filtered(2));
+}
+
+// A gate's time slot: each record's event time is read as the field is (EventTimeOf of its
+// value; kMinTimestamp when missing or not a time), rejected events leave no time behind.
+TEST_F(Fixture, GateTimeSlotReadsEventTimes) {
+  DecodeGate gate;
+  gate.time_slot = static_cast<int32_t>(ts);
+  JsonDecoder dec(layout, {.envelopes = false, .gate = &gate});
+  auto buf = PaddedBuffer::Copy(
+      "{\"ts_ms\":\"2026-01-01T00:00:01.500Z\",\"event_type\":\"a\"}\n"
+      "{\"ts_ms\":1767225600000}\n"
+      "{\"ts_ms\":5, \"event_type\" 1}\n"
+      "{\"event_type\":\"no time\"}\n"
+      "{\"ts_ms\":\"yesterday\"}\n"
+      "{\"ts_ms\":[1]}\n");
+  Batch b(layout.width());
+  b.Hold(buf);
+  std::vector<Reject> rejects;
+  dec.DecodeNdjson(*buf, b, &rejects);
+  ASSERT_EQ(rejects.size(), 1u);
+  ASSERT_EQ(b.size(), 5u);
+  ASSERT_NE(b.times(ts), nullptr);
+  EXPECT_EQ(b.times(type), nullptr);
+  EXPECT_EQ(b.times(ts)[0], *ParseIso8601("2026-01-01T00:00:01.500Z"));
+  EXPECT_EQ(b.times(ts)[1], 1767225600000);
+  for (size_t i = 2; i < 5; ++i) EXPECT_EQ(b.times(ts)[i], kMinTimestamp) << i;
+  for (size_t i = 0; i < 5; ++i) {
+    auto t = EventTimeOf(b.at(i, ts));
+    EXPECT_EQ(b.times(ts)[i], t ? *t : kMinTimestamp) << i;
+  }
+  // Not for a nested field, nor with change envelopes.
+  DecodeGate nested;
+  nested.time_slot = static_cast<int32_t>(amount);
+  for (auto options : {DecodeOptions{.envelopes = false, .gate = &nested}, DecodeOptions{.envelopes = true, .gate = &gate}}) {
+    JsonDecoder d(layout, options);
+    Batch c(layout.width());
+    c.Hold(buf);
+    d.DecodeNdjson(*buf, c, nullptr);
+    EXPECT_EQ(c.times(ts), nullptr);
+    EXPECT_EQ(c.times(amount), nullptr);
+  }
 }
 
 // A gate over a nested field, or on a decoder of change envelopes, is not used.

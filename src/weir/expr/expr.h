@@ -64,6 +64,8 @@ class Program {
   virtual const std::vector<uint32_t>& slots() const = 0;
   /// True if the expression is a constant (no fields, no aggregate slots).
   virtual bool IsConstant() const = 0;
+  /// The slot, when the expression is a bare field reference (`timestamp`); nullopt otherwise.
+  virtual std::optional<uint32_t> FieldSlot() const { return std::nullopt; }
 };
 
 using ProgramPtr = std::unique_ptr<const Program>;

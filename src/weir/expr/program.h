@@ -95,6 +95,10 @@ class CompiledProgram final : public Program {
   Type type() const override { return type_; }
   const std::vector<uint32_t>& slots() const override { return slots_; }
   bool IsConstant() const override { return code_[root_].code == Code::kConst; }
+  std::optional<uint32_t> FieldSlot() const override {
+    if (code_[root_].code != Code::kSlot) return std::nullopt;
+    return code_[root_].slot;
+  }
 
   std::vector<Instr> code_;
   std::vector<uint32_t> kids_;

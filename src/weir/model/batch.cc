@@ -25,6 +25,7 @@ void Batch::Compact(const uint8_t* keep) {
       weights_[out] = weights_[i];
       raw_[out] = raw_[i];
       filtered_[out] = filtered_[i];
+      if (time_slot_ >= 0) times_[out] = times_[i];
       std::memcpy(static_cast<void*>(row(out)), row(i), width_ * sizeof(Value));
     }
     ++out;
@@ -32,6 +33,7 @@ void Batch::Compact(const uint8_t* keep) {
   weights_.resize(out);
   raw_.resize(out);
   filtered_.resize(out);
+  if (time_slot_ >= 0) times_.resize(out);
   filtered_count_ = 0;
   for (uint8_t f : filtered_) filtered_count_ += f;
 }

@@ -50,6 +50,7 @@ class Batch {
     weights_.push_back(weight);
     raw_.push_back(raw);
     filtered_.push_back(0);
+    if (time_slot_ >= 0) times_.push_back(kMinTimestamp);
     size_t need = (i + 1) * width_;
     if (buffer_.capacity < need) GrowValues(std::max(need, buffer_.capacity * 2));
     std::fill_n(buffer_.values.get() + i * width_, width_, Value());
@@ -61,6 +62,7 @@ class Batch {
     raw_.pop_back();
     filtered_count_ -= filtered_.back();
     filtered_.pop_back();
+    if (time_slot_ >= 0) times_.pop_back();
   }
 
   /// Marks record `i` as wanted by no metric: the decoder's gate (codec::DecodeGate) found every
@@ -74,6 +76,20 @@ class Batch {
   /// Records marked by MarkFiltered; filtered_flags()[i] is 1 for each of them.
   size_t filtered_count() const { return filtered_count_; }
   const uint8_t* filtered_flags() const { return filtered_.data(); }
+
+  /// Event times read by the decoder: with times on for `slot`, each record carries the
+  /// EventTimeOf its value at `slot` (kMinTimestamp when it has none), set by SetTime while the
+  /// input is in cache, so that metrics whose event time is that field need not convert it.
+  /// Can be turned on only while the batch is empty; true if on for `slot` afterwards.
+  bool TimesFor(uint32_t slot) {
+    if (time_slot_ < 0 && weights_.empty()) time_slot_ = static_cast<int32_t>(slot);
+    return time_slot_ == static_cast<int32_t>(slot);
+  }
+  void SetTime(size_t i, Timestamp t) { times_[i] = t; }
+  /// The event times of every record if they were read for `slot`, else nullptr.
+  const Timestamp* times(uint32_t slot) const {
+    return time_slot_ == static_cast<int32_t>(slot) ? times_.data() : nullptr;
+  }
 
   Value* row(size_t i) { return buffer_.values.get() + i * width_; }
   const Value* row(size_t i) const { return buffer_.values.get() + i * width_; }
@@ -98,6 +114,7 @@ class Batch {
     weights_.reserve(rows);
     raw_.reserve(rows);
     filtered_.reserve(rows);
+    if (time_slot_ >= 0) times_.reserve(rows);
     if (buffer_.capacity < rows * width_) GrowValues(rows * width_);
   }
 
@@ -133,6 +150,8 @@ class Batch {
   std::vector<std::string_view> raw_;
   std::vector<uint8_t> filtered_;
   size_t filtered_count_ = 0;
+  std::vector<Timestamp> times_;  // with time_slot_ >= 0: one per record
+  int32_t time_slot_ = -1;
   Arena arena_;
   std::vector<std::shared_ptr<const void>> holds_;
 };

@@ -188,4 +188,17 @@ std::optional<Value> ParseNumber(std::string_view s) {
   return std::nullopt;
 }
 
+std::optional<Timestamp> EventTimeOf(const Value& v) {
+  std::optional<Timestamp> t;
+  switch (v.type()) {
+    case ValueType::kTimestamp: t = v.as_time(); break;
+    case ValueType::kInt: t = EpochNumberToTimestamp(static_cast<double>(v.as_int())); break;
+    case ValueType::kDouble: t = EpochNumberToTimestamp(v.as_double()); break;
+    case ValueType::kString: return ParseIso8601(v.as_string());
+    default: return std::nullopt;
+  }
+  if (!InCivilRange(*t)) return std::nullopt;
+  return t;
+}
+
 }  // namespace weir

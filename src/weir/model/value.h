@@ -140,4 +140,10 @@ std::string ToText(const Value& v);
 /// Reads a number from text ("12", "-3.5", "1e3"); nullopt if the whole text is not a number.
 std::optional<Value> ParseNumber(std::string_view s);
 
+/// A record's event time from its event-time field: a timestamp, an ISO-8601 string, or epoch
+/// seconds or milliseconds (EpochNumberToTimestamp). nullopt for anything else, and for times
+/// outside years 0000–9999 (a number in the wrong unit, garbage), one of which would otherwise
+/// move a watermark to the end of time, or before all others.
+std::optional<Timestamp> EventTimeOf(const Value& v);
+
 }  // namespace weir

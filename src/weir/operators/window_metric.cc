@@ -26,22 +26,6 @@ Timestamp SatAdd(Timestamp a, Duration b) {
   return a + b;
 }
 
-// Event times outside years 0000–9999 (a number in the wrong unit, garbage) are invalid: one
-// such record would otherwise move the watermark to the end of time, or before all others.
-std::optional<Timestamp> ToTime(const Value& v) {
-  std::optional<Timestamp> t;
-  switch (v.type()) {
-    case ValueType::kTimestamp: t = v.as_time(); break;
-    case ValueType::kInt: t = EpochNumberToTimestamp(static_cast<double>(v.as_int())); break;
-    case ValueType::kDouble: t = EpochNumberToTimestamp(v.as_double()); break;
-    case ValueType::kString: return ParseIso8601(v.as_string());
-    default: return std::nullopt;
-  }
-  if (!InCivilRange(*t)) return std::nullopt;
-  return t;
-}
-
-
 std::string WindowText(const spec::WindowSpec& w) {
   switch (w.kind) {
     case spec::WindowKind::kTumbling: return "tumbling " + FormatDuration(w.size);
@@ -236,12 +220,21 @@ std::unique_ptr<runtime::PreparedState> WindowMetric::Prepare(Batch& batch) cons
       for (size_t i = 0; i < n; ++i) p.keep[i] = p.keep[i] && col[i].is_bool() && col[i].as_bool();
     }
   }
-  if (plan_.event_time) {
+  const auto time_slot = plan_.event_time ? plan_.event_time->FieldSlot() : std::nullopt;
+  if (const Timestamp* read = time_slot ? batch.times(*time_slot) : nullptr) {
+    std::copy_n(read, n, p.times.begin());  // converted by the decoder
+    for (size_t i = 0; i < n; ++i) {
+      if (p.times[i] == kMinTimestamp && p.keep[i]) {
+        p.keep[i] = 0;
+        ++p.invalid_time;
+      }
+    }
+  } else if (plan_.event_time) {
     plan_.event_time->EvalBatch(batch.values(), batch.width(), n, col.data(), arena);
     constexpr size_t kAhead = 8;  // the input bytes have usually left the cache since decoding
     for (size_t i = 0; i < n; ++i) {
       if (i + kAhead < n) col[i + kAhead].PrefetchBytes();
-      auto t = ToTime(col[i]);
+      auto t = EventTimeOf(col[i]);
       p.times[i] = t ? *t : kMinTimestamp;
       if (!t && p.keep[i]) {
         p.keep[i] = 0;

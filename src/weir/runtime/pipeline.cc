@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <optional>
 
 #include "weir/base/log.h"
 #include "weir/runtime/checkpoint.h"
@@ -170,41 +171,51 @@ struct Pipeline::Impl : Emitter {
   std::vector<std::unique_ptr<Processor>> processors;
   std::vector<std::unique_ptr<codec::DecodeGate>> gates;  // per source; null: decode everything
 
-  // A source whose every reader is a metric with a `where` (and no processor or event sink sees
-  // its events) gets a gate: its decoders skip most of an event no `where` keeps, reading only
-  // what the watermark needs (the event times).
+  // Decode gates (codec::DecodeGate), per source, when no processor sees its events (one could
+  // change any field). A source whose every reader is a metric with a `where` (and no event
+  // sink sees its events) gets a filter: its decoders skip most of an event no `where` keeps,
+  // reading only what the watermark needs (the event times). A source whose metrics all take
+  // one top-level field as event time has it converted by the decoder (Batch::TimesFor).
   void BuildDecodeGates() {
     gates.resize(sources.size());
     if (!processors.empty()) return;
-    for (const auto& s : sinks)
-      if (s.route == Route::kEvents) return;
+    bool event_sinks = false;
+    for (const auto& s : sinks) event_sinks = event_sinks || s.route == Route::kEvents;
     for (uint32_t src = 0; src < sources.size(); ++src) {
       auto gate = std::make_unique<codec::DecodeGate>();
       std::vector<const expr::Program*> filters;
-      bool ok = true;
+      bool filter_all = !event_sinks;
+      std::optional<uint32_t> time_slot;
+      bool one_time_slot = true;
       for (const auto& m : metrics) {
         if (!m->Reads(src)) continue;
         const expr::Program* f = m->record_filter();
-        if (!f || f->slots().empty()) {
-          ok = false;
-          break;
-        }
-        filters.push_back(f);
-        gate->decide.insert(gate->decide.end(), f->slots().begin(), f->slots().end());
-        if (const expr::Program* t = m->event_time_expr())
+        if (!f || f->slots().empty()) filter_all = false;
+        else filters.push_back(f);
+        if (f) gate->decide.insert(gate->decide.end(), f->slots().begin(), f->slots().end());
+        if (const expr::Program* t = m->event_time_expr()) {
           gate->always.insert(gate->always.end(), t->slots().begin(), t->slots().end());
+          auto slot = t->FieldSlot();
+          if (!slot || (time_slot && *time_slot != *slot)) one_time_slot = false;
+          time_slot = slot;
+        }
       }
-      if (!ok || filters.empty()) continue;
-      for (auto* v : {&gate->decide, &gate->always}) {
-        std::sort(v->begin(), v->end());
-        v->erase(std::unique(v->begin(), v->end()), v->end());
+      if (one_time_slot && time_slot) gate->time_slot = static_cast<int32_t>(*time_slot);
+      if (filter_all && !filters.empty()) {
+        for (auto* v : {&gate->decide, &gate->always}) {
+          std::sort(v->begin(), v->end());
+          v->erase(std::unique(v->begin(), v->end()), v->end());
+        }
+        gate->keep = [filters](const Value* row, Arena& arena) {
+          for (const expr::Program* f : filters)
+            if (f->Test(row, arena)) return true;
+          return false;
+        };
+      } else {
+        gate->decide.clear();
+        gate->always.clear();
       }
-      gate->keep = [filters](const Value* row, Arena& arena) {
-        for (const expr::Program* f : filters)
-          if (f->Test(row, arena)) return true;
-        return false;
-      };
-      gates[src] = std::move(gate);
+      if (gate->keep || gate->time_slot >= 0) gates[src] = std::move(gate);
     }
   }
   std::vector<std::unique_ptr<Metric>> metrics;
