@@ -784,6 +784,17 @@ class Compiler {
 
 }  // namespace
 
+void CompiledProgram::NoteShape() {
+  const Instr& r = code_[root_];
+  if ((r.code != Code::kEq && r.code != Code::kNe) || !(r.flags & kRightConst)) return;
+  const Instr& field = code_[kids_[r.first]];
+  const ConstOperand& c = *static_cast<const ConstOperand*>(r.aux);
+  if (field.code != Code::kSlot || !c.v.is_string()) return;
+  eq_slot_ = field.slot;
+  eq_text_ = c.v.as_string();
+  eq_negated_ = r.code == Code::kNe;
+}
+
 std::expected<ProgramPtr, ParseError> Compile(const Node& node, Scope& scope) {
   auto prog = std::make_unique<CompiledProgram>();
   Compiler compiler(scope, *prog);
@@ -792,6 +803,7 @@ std::expected<ProgramPtr, ParseError> Compile(const Node& node, Scope& scope) {
   prog->root_ = compiler.Emit(*root);
   prog->type_ = root->type;
   prog->scratch_need_ = BatchScratchNeed(prog->code_.data(), prog->kids_.data(), prog->root_);
+  prog->NoteShape();
   return ProgramPtr(std::move(prog));
 }
 

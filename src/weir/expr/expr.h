@@ -55,7 +55,7 @@ class Program {
   /// Evaluates over `n` rows laid out with `stride` Values each, writing out[i].
   virtual void EvalBatch(const Value* rows, size_t stride, size_t n, Value* out, Arena& arena) const;
   /// True when the value is TRUE (not NULL, not FALSE).
-  bool Test(const Value* row, Arena& arena) const {
+  virtual bool Test(const Value* row, Arena& arena) const {
     Value v = Eval(row, arena);
     return v.is_bool() && v.as_bool();
   }

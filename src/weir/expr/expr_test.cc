@@ -208,6 +208,16 @@ TEST(Eval, Comparisons) {
       {"json = json", B(true)},
       {"s = word", B(false)},
       {"i > d", B(true)},
+      // field = 'text' (Test's direct path for strings; other types as Eval has them)
+      {"s <> 'Hello'", B(false)},
+      {"s = 'Hellо'", B(false)},
+      {"s = 'Hell'", B(false)},
+      {"e = ''", B(true)},
+      {"ns = '42'", B(true)},
+      {"i = '7'", B(true)},
+      {"i <> '7'", B(false)},
+      {"n = 'x'", N()},
+      {"t = '2026-02-16T10:30:00.123Z'", B(true)},
   });
 }
 

@@ -105,6 +105,7 @@ inline Value EvalText(std::string_view text, TestScope& scope, Arena& arena) {
     return Value::Null();
   }
   Value v = (*p)->Eval(scope.row.data(), arena);
+  EXPECT_EQ((*p)->Test(scope.row.data(), arena), v.is_bool() && v.as_bool()) << "Test disagrees for `" << text << "`";
   // A constant result lives in the program, which dies here: keep a copy in the arena.
   if (v.is_string()) v = Value::String(arena.Copy(v.as_string()));
   constexpr size_t kCopies = 3;

@@ -10,6 +10,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+#include <string_view>
 #include <vector>
 
 #include "weir/base/arena.h"
@@ -92,6 +94,18 @@ class CompiledProgram final : public Program {
     return RunInstr(code_.data(), kids_.data(), root_, row, arena);
   }
   void EvalBatch(const Value* rows, size_t stride, size_t n, Value* out, Arena& arena) const override;
+  /// A filter of the form `field = 'text'` (or `<>`) over a string value is tested directly.
+  bool Test(const Value* row, Arena& arena) const override {
+    if (eq_slot_ != kNoSlot && row[eq_slot_].is_string()) {
+      std::string_view s = row[eq_slot_].as_string();
+      bool eq = s.size() == eq_text_.size() && (s.empty() || std::memcmp(s.data(), eq_text_.data(), s.size()) == 0);
+      return eq != eq_negated_;
+    }
+    Value v = Eval(row, arena);
+    return v.is_bool() && v.as_bool();
+  }
+  /// Called once compiled: notes the `field = 'text'` shape for Test.
+  void NoteShape();
   Type type() const override { return type_; }
   const std::vector<uint32_t>& slots() const override { return slots_; }
   bool IsConstant() const override { return code_[root_].code == Code::kConst; }
@@ -107,6 +121,10 @@ class CompiledProgram final : public Program {
   Type type_ = Type::kAny;
   std::vector<uint32_t> slots_;
   Arena pool_{4096};  ///< constant strings, patterns, pre-parsed operands
+  static constexpr uint32_t kNoSlot = UINT32_MAX;
+  uint32_t eq_slot_ = kNoSlot;  ///< `field = 'text'`: the field's slot (see Test)
+  std::string_view eq_text_;    ///< … and the text (in pool_)
+  bool eq_negated_ = false;     ///< `<>` rather than `=`
 };
 
 }  // namespace weir::expr

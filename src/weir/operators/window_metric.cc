@@ -212,13 +212,11 @@ std::unique_ptr<runtime::PreparedState> WindowMetric::Prepare(Batch& batch) cons
     for (uint32_t i : sel) out[i] = e.Eval(batch.row(i), arena);
   };
   std::vector<Value> col(n);
-  if (plan_.where) {
-    eval(*plan_.where, col.data());
-    if (sparse) {
-      for (uint32_t i : sel) p.keep[i] = col[i].is_bool() && col[i].as_bool();
-    } else {
-      for (size_t i = 0; i < n; ++i) p.keep[i] = p.keep[i] && col[i].is_bool() && col[i].as_bool();
-    }
+  if (plan_.where && sparse) {
+    for (uint32_t i : sel) p.keep[i] = plan_.where->Test(batch.row(i), arena);
+  } else if (plan_.where) {
+    plan_.where->EvalBatch(batch.values(), batch.width(), n, col.data(), arena);
+    for (size_t i = 0; i < n; ++i) p.keep[i] = p.keep[i] && col[i].is_bool() && col[i].as_bool();
   }
   const auto time_slot = plan_.event_time ? plan_.event_time->FieldSlot() : std::nullopt;
   if (const Timestamp* read = time_slot ? batch.times(*time_slot) : nullptr) {
