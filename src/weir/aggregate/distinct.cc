@@ -12,32 +12,8 @@ namespace weir::aggregate {
 namespace {
 
 // Each distinct value is kept as its key encoding (model/key_codec.h) with a count. Keys of up
-// to 15 bytes (user ids, short codes) live inline in a 16-byte slot key, compared as two words;
+// to 15 bytes (user ids, short codes) live inline in a 16-byte SmallKey, compared as two words;
 // integers (whose encoding is 18 bytes) in a map of their own; longer keys in a map of strings.
-struct SmallKey {
-  uint64_t lo = 0, hi = 0;  // the bytes, zero-padded; the top byte of `hi` is the length
-  bool operator==(const SmallKey&) const = default;
-  template <typename H>
-  friend H AbslHashValue(H h, const SmallKey& k) {
-    return H::combine(std::move(h), k.lo, k.hi);
-  }
-  static constexpr size_t kMax = 15;
-  static SmallKey Of(std::string_view bytes) {
-    char buf[16] = {};
-    std::memcpy(buf, bytes.data(), bytes.size());
-    buf[15] = static_cast<char>(bytes.size());
-    SmallKey k;
-    std::memcpy(&k.lo, buf, 8);
-    std::memcpy(&k.hi, buf + 8, 8);
-    return k;
-  }
-  std::string_view bytes(char (&buf)[16]) const {
-    std::memcpy(buf, &lo, 8);
-    std::memcpy(buf + 8, &hi, 8);
-    return {buf, static_cast<size_t>(static_cast<unsigned char>(buf[15]))};
-  }
-};
-
 struct Counts {
   absl::flat_hash_map<SmallKey, int64_t> small;
   absl::flat_hash_map<int64_t, int64_t> ints;
@@ -120,7 +96,7 @@ class CountDistinct final : public AggregateFunction {
         }
         std::string& k = keys[m];
         k.clear();
-        if (!x[i].is_string() || !EncodeShortStringKey(x[i].as_string(), small[m].lo, small[m].hi)) {
+        if (!x[i].is_string() || !EncodeShortStringKey(x[i].as_string(), small[m])) {
           EncodeKey(x[i], k);
           if (k.size() > SmallKey::kMax) {
             idx[m++] = i;

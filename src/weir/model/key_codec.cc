@@ -62,32 +62,6 @@ void PutBytes(std::string_view s, std::string& out) {
   out.append("\0\x01", 2);
 }
 
-// Loads n <= 16 bytes into two little-endian words, zero-filled, reading only [p, p + n).
-void LoadUpTo16(const char* p, size_t n, uint64_t& lo, uint64_t& hi) {
-  auto load64 = [](const char* q) {
-    uint64_t v;
-    std::memcpy(&v, q, 8);
-    return v;
-  };
-  auto load32 = [](const char* q) {
-    uint32_t v;
-    std::memcpy(&v, q, 4);
-    return static_cast<uint64_t>(v);
-  };
-  auto byte = [](char c) { return static_cast<uint64_t>(static_cast<uint8_t>(c)); };
-  hi = 0;
-  if (n >= 8) {
-    lo = load64(p);
-    if (n > 8) hi = load64(p + n - 8) >> (8 * (16 - n));
-  } else if (n >= 4) {
-    lo = load32(p) | (load32(p + n - 4) << (8 * (n - 4)));
-  } else if (n > 0) {
-    lo = byte(p[0]) | (byte(p[n / 2]) << (8 * (n / 2))) | (byte(p[n - 1]) << (8 * (n - 1)));
-  } else {
-    lo = 0;
-  }
-}
-
 // True if one of the low `n` bytes of `w` is 0x00 (n <= 8).
 bool HasZeroByte(uint64_t w, size_t n) {
   if (n == 0) return false;
@@ -156,7 +130,7 @@ void EncodeKey(const Value& v, std::string& out) {
   }
 }
 
-bool EncodeShortStringKey(std::string_view s, uint64_t& lo, uint64_t& hi) {
+bool EncodeShortStringKey(std::string_view s, SmallKey& key) {
   const size_t n = s.size();
   if (n > 12) return false;
   uint64_t a, b;
@@ -168,8 +142,8 @@ bool EncodeShortStringKey(std::string_view s, uint64_t& lo, uint64_t& hi) {
   v |= kStringTag;
   v |= static_cast<U128>(1) << (8 * (n + 2));
   v |= static_cast<U128>(n + 3) << 120;
-  lo = static_cast<uint64_t>(v);
-  hi = static_cast<uint64_t>(v >> 64);
+  key.lo = static_cast<uint64_t>(v);
+  key.hi = static_cast<uint64_t>(v >> 64);
   return true;
 }
 

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "weir/base/arena.h"
+#include "weir/model/small_key.h"
 #include "weir/model/value.h"
 
 namespace weir {
@@ -26,10 +27,9 @@ void EncodeKey(const Value& v, std::string& out);
 /// bytes when they contain no 0x00 byte; otherwise they are unescaped into `arena`.
 Value DecodeKey(std::string_view& in, Arena* arena = nullptr);
 
-/// The encoding of a string of at most 12 bytes with no 0x00 byte, as 16 bytes held in two
-/// little-endian words: the encoding's bytes, zero-padded, with its length in byte 15. Built in
-/// registers from the string's bytes, so that a hash-map key of it is not stored and read back
-/// (which stalls the load). False, leaving lo and hi alone, for any other string.
-bool EncodeShortStringKey(std::string_view s, uint64_t& lo, uint64_t& hi);
+/// The encoding of a string of at most 12 bytes with no 0x00 byte, as a SmallKey (equal to
+/// SmallKey::Of of the encoding), built in registers from the string's bytes. False, leaving
+/// `key` alone, for any other string.
+bool EncodeShortStringKey(std::string_view s, SmallKey& key);
 
 }  // namespace weir

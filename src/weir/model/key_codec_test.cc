@@ -52,8 +52,8 @@ TEST(KeyCodec, ShortStringKeyIsTheEncodingInTwoWords) {
   for (size_t start = 0; start < 4; ++start) {
     for (size_t len = 0; len + start <= text.size(); ++len) {
       std::string_view s(text.data() + start, len);
-      uint64_t lo = 1, hi = 2;
-      bool ok = EncodeShortStringKey(s, lo, hi);
+      SmallKey key{1, 2};
+      bool ok = EncodeShortStringKey(s, key);
       ASSERT_EQ(ok, len <= 12) << len;
       if (!ok) continue;
       std::string enc = Enc(Value::String(s));
@@ -61,18 +61,38 @@ TEST(KeyCodec, ShortStringKeyIsTheEncodingInTwoWords) {
       std::memcpy(want, enc.data(), enc.size());
       want[15] = static_cast<char>(enc.size());
       char got[16];
-      std::memcpy(got, &lo, 8);
-      std::memcpy(got + 8, &hi, 8);
+      std::memcpy(got, &key.lo, 8);
+      std::memcpy(got + 8, &key.hi, 8);
       EXPECT_EQ(std::string(got, 16), std::string(want, 16)) << "'" << s << "'";
+      EXPECT_EQ(key, SmallKey::Of(enc));
     }
   }
   // A string with a 0x00 byte (escaped in the encoding) is not a short key, wherever the byte is.
   for (size_t at = 0; at < 12; ++at) {
     std::string z(12, 'x');
     z[at] = '\0';
-    uint64_t lo = 0, hi = 0;
-    EXPECT_FALSE(EncodeShortStringKey(z, lo, hi)) << at;
-    EXPECT_FALSE(EncodeShortStringKey(std::string_view(z).substr(0, at + 1), lo, hi)) << at;
+    SmallKey key;
+    EXPECT_FALSE(EncodeShortStringKey(z, key)) << at;
+    EXPECT_FALSE(EncodeShortStringKey(std::string_view(z).substr(0, at + 1), key)) << at;
+  }
+}
+
+TEST(SmallKey, HoldsUpTo15BytesExactly) {
+  const std::string text = "\x01\x80 abcdefghijklmnop\xff";
+  for (size_t start = 0; start < 3; ++start) {
+    for (size_t len = 0; len <= SmallKey::kMax; ++len) {
+      std::string_view s(text.data() + start, len);
+      SmallKey k = SmallKey::Of(s);
+      char buf[16];
+      EXPECT_EQ(k.bytes(buf), s);
+      EXPECT_EQ(k.size(), len);
+      // Equal exactly when the bytes are (a shorter prefix padded with zeros is another key).
+      std::string zero(s);
+      zero.push_back('\0');
+      if (zero.size() <= SmallKey::kMax) {
+        EXPECT_FALSE(SmallKey::Of(zero) == k);
+      }
+    }
   }
 }
 

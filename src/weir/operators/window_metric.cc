@@ -303,9 +303,26 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
   uint32_t last_group = UINT32_MAX;
   char* last_row = nullptr;
   Pane* last_pane = nullptr;
-  auto group_of = [&](size_t i) {
+  auto key_of = [&](size_t i) {
     const uint32_t kb = i ? p.key_end[i - 1] : 0;
-    const std::string_view key(p.keys.data() + kb, p.key_end[i] - kb);
+    return std::string_view(p.keys.data() + kb, p.key_end[i] - kb);
+  };
+  // Group lookups miss the cache when there are many groups: the key of the kept record
+  // kAhead kept records ahead is prefetched as each one is looked up.
+  constexpr size_t kAhead = 8;
+  size_t ahead = 0, ahead_count = 0;  // next record to prefetch; kept records it is ahead by
+  auto prefetch_ahead = [&](size_t i) {
+    if (ahead <= i) ahead = i + 1, ahead_count = 0;
+    else if (ahead_count > 0) --ahead_count;
+    for (; ahead < n && ahead_count < kAhead; ++ahead) {
+      if (!keep[ahead]) continue;
+      groups_.Prefetch(key_of(ahead));
+      ++ahead_count;
+    }
+  };
+  auto group_of = [&](size_t i) {
+    const std::string_view key = key_of(i);
+    if (key_count_ > 0) prefetch_ahead(i);
     if (last_group == UINT32_MAX || key != last_key) {
       last_group = groups_.Intern(key);
       last_key = key;
