@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
+#include <string>
 
 namespace weir {
 namespace {
@@ -16,6 +18,25 @@ TEST(Time, ParsesIsoForms) {
   EXPECT_EQ(ParseIso8601("1970-01-01T01:00:00+01:00"), 0);
   EXPECT_EQ(ParseIso8601("1970-01-01T00:00:00-0130"), 5400000);
   EXPECT_EQ(ParseIso8601("2026-02-16T10:30:00.000Z"), 1771237800000);
+}
+
+// The common shape ("YYYY-MM-DDTHH:MM:SS.mmmZ") has a path of its own: it must read every such
+// string, valid or off by one character, as the general parser reads the same time written with
+// an offset instead of "Z".
+TEST(Time, CanonicalShapeAgreesWithTheGeneralParser) {
+  std::mt19937_64 rng(11);
+  const std::string alphabet = "0123456789-:T. tZ+/\xff";
+  for (int i = 0; i < 200000; ++i) {
+    Timestamp t = static_cast<Timestamp>(rng() % 4102444800000ULL) - 62135596800000LL / 4;
+    if (i % 3 == 0) t = 1771237800000 + static_cast<Timestamp>(rng() % 86400000);  // one day, cached
+    std::string s = FormatIso8601(t);
+    ASSERT_EQ(s.size(), 24u) << s;
+    if (i % 2) s[rng() % 23] = alphabet[rng() % alphabet.size()];
+    std::string general = s.substr(0, 23) + "+00:00";
+    EXPECT_EQ(ParseIso8601(s), ParseIso8601(general)) << s;
+  }
+  EXPECT_FALSE(ParseIso8601("2026-02-29T00:00:00.000Z"));
+  EXPECT_EQ(ParseIso8601("2024-02-29T23:59:60.999Z"), *ParseIso8601("2024-03-01T00:00:00.999Z"));
 }
 
 TEST(Time, RejectsMalformed) {
