@@ -235,9 +235,16 @@ class ApproxDistinct final : public AggregateFunction {
     for (size_t i = 0; i < in.n; ++i) {
       if (i + kAhead < in.n) x[i + kAhead].PrefetchBytes();
       if (!in.rows[i] || in.weights[i] < 0 || x[i].is_null()) continue;
-      key.clear();
-      EncodeKey(x[i], key);
-      InsertEntry(*As<Hll*>(in.rows[i] + off), EntryOfHash(Hash64(key)));
+      uint64_t h;
+      SmallKey k;
+      if (x[i].is_string() && EncodeShortStringKey(x[i].as_string(), k)) {
+        h = k.Hash();  // the hash of the key encoding, without building it in a string
+      } else {
+        key.clear();
+        EncodeKey(x[i], key);
+        h = Hash64(key);
+      }
+      InsertEntry(*As<Hll*>(in.rows[i] + off), EntryOfHash(h));
     }
   }
 

@@ -86,6 +86,7 @@ TEST(SmallKey, HoldsUpTo15BytesExactly) {
       char buf[16];
       EXPECT_EQ(k.bytes(buf), s);
       EXPECT_EQ(k.size(), len);
+      EXPECT_EQ(k.Hash(), Hash64(s));
       // Equal exactly when the bytes are (a shorter prefix padded with zeros is another key).
       std::string zero(s);
       zero.push_back('\0');

@@ -9,10 +9,14 @@
 // which stalls the load until the stores drain).
 #pragma once
 
+#include <immintrin.h>
+
 #include <cstdint>
 #include <cstring>
 #include <string_view>
 #include <utility>
+
+#include "weir/base/hash.h"
 
 namespace weir {
 
@@ -64,6 +68,14 @@ struct SmallKey {
     std::memcpy(buf, &lo, 8);
     std::memcpy(buf + 8, &hi, 8);
     return {buf, size()};
+  }
+  /// Hash64 of the bytes. They are written with one 16-byte store, so that the hash's
+  /// overlapping 8-byte loads are forwarded from it rather than waiting for it to drain.
+  uint64_t Hash() const {
+    alignas(16) char buf[16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(buf),
+                    _mm_set_epi64x(static_cast<long long>(hi), static_cast<long long>(lo)));
+    return Hash64(buf, size());
   }
 };
 
