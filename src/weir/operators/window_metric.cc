@@ -307,15 +307,15 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
     const uint32_t kb = i ? p.key_end[i - 1] : 0;
     return std::string_view(p.keys.data() + kb, p.key_end[i] - kb);
   };
-  // Group lookups miss the cache when there are many groups: the key of the kept record
-  // kAhead kept records ahead is prefetched as each one is looked up.
+  // Group lookups miss the cache when there are many groups: the key of the record kAhead
+  // records ahead (of those kept and owned here) is prefetched as each one is looked up.
   constexpr size_t kAhead = 8;
   size_t ahead = 0, ahead_count = 0;  // next record to prefetch; kept records it is ahead by
   auto prefetch_ahead = [&](size_t i) {
     if (ahead <= i) ahead = i + 1, ahead_count = 0;
     else if (ahead_count > 0) --ahead_count;
     for (; ahead < n && ahead_count < kAhead; ++ahead) {
-      if (!keep[ahead]) continue;
+      if (!keep[ahead] || (sharded && p.owner[ahead] != shard_)) continue;  // not looked up here
       groups_.Prefetch(key_of(ahead));
       ++ahead_count;
     }
