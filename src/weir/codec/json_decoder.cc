@@ -417,7 +417,7 @@ struct JsonDecoder::Impl {
       }
       if (gate_state != 1) {
         if (gate_state == 0 && (seen & decide_mask) == decide_mask) {
-          gate_state = gate->keep(row, arena) ? 1 : 2;
+          gate_state = gate->Keeps(row, arena) ? 1 : 2;
           if (gate_state == 2) batch.MarkFiltered(row_index);
         }
         if (gate_state == 2 && (seen & always_mask) == always_mask) {

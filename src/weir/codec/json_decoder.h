@@ -77,11 +77,30 @@ struct DecodeStats {
 /// `time_slot` (any gate, with or without `keep`): the top-level field every metric reading the
 /// source takes as its event time; its value is turned into the record's Batch time (TimesFor)
 /// as it is read. Ignored, like the rest, with change envelopes.
+///
+/// `equals` (optional, with `keep`): when every filter is `field = 'text'`, those pairs; an event
+/// whose fields there are all strings is then kept when one equals its text, without calling
+/// `keep` (which decides when any of them is not a string).
 struct DecodeGate {
   std::vector<uint32_t> decide;
   std::vector<uint32_t> always;
   std::function<bool(const Value* row, Arena& arena)> keep;
+  struct Equals {
+    uint32_t slot;
+    std::string_view text;
+  };
+  std::vector<Equals> equals;
   int32_t time_slot = -1;
+
+  bool Keeps(const Value* row, Arena& arena) const {
+    if (equals.empty()) return keep(row, arena);
+    for (const Equals& e : equals) {
+      const Value& v = row[e.slot];
+      if (!v.is_string()) return keep(row, arena);
+      if (v.as_string() == e.text) return true;
+    }
+    return false;
+  }
 };
 
 struct DecodeOptions {

@@ -245,6 +245,37 @@ TEST_F(Fixture, GateSkipsTheRestOfDroppedEvents) {
   EXPECT_TRUE(b.filtered(2));
 }
 
+// A gate whose filters are all `field = 'text'` decides on string values by itself and asks
+// `keep` only when a value is something else.
+TEST_F(Fixture, GateEqualsDecidesStringsItself) {
+  DecodeGate gate;
+  gate.decide = {type};
+  gate.always = {ts};
+  int asked = 0;
+  gate.keep = [&](const Value* row, Arena&) {
+    ++asked;
+    return row[type].is_int() && row[type].as_int() == 7;
+  };
+  gate.equals = {{type, "purchase"}, {type, "refund"}};
+  JsonDecoder dec(layout, {.envelopes = false, .gate = &gate});
+  auto buf = PaddedBuffer::Copy(
+      "{\"event_type\":\"view\",\"ts_ms\":1}\n"
+      "{\"event_type\":\"refund\",\"ts_ms\":2}\n"
+      "{\"event_type\":7,\"ts_ms\":3}\n"
+      "{\"event_type\":8,\"ts_ms\":4}\n"
+      "{\"event_type\":\"purchases\",\"ts_ms\":5}\n");
+  Batch b(layout.width());
+  b.Hold(buf);
+  dec.DecodeNdjson(*buf, b, nullptr);
+  ASSERT_EQ(b.size(), 5u);
+  EXPECT_EQ(asked, 2);  // the two numbers
+  EXPECT_TRUE(b.filtered(0));
+  EXPECT_FALSE(b.filtered(1));
+  EXPECT_FALSE(b.filtered(2));
+  EXPECT_TRUE(b.filtered(3));
+  EXPECT_TRUE(b.filtered(4));
+}
+
 // A gate's time slot: each record's event time is read as the field is (EventTimeOf of its
 // value; kMinTimestamp when missing or not a time), rejected events leave no time behind.
 TEST_F(Fixture, GateTimeSlotReadsEventTimes) {

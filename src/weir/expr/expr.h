@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "weir/base/arena.h"
@@ -66,6 +67,10 @@ class Program {
   virtual bool IsConstant() const = 0;
   /// The slot, when the expression is a bare field reference (`timestamp`); nullopt otherwise.
   virtual std::optional<uint32_t> FieldSlot() const { return std::nullopt; }
+  /// For a filter of the shape `field = 'text'`: the field's slot and the text (owned by the
+  /// program). Test is then true for a string value exactly when it equals the text; other
+  /// values go through Test. nullopt for any other expression.
+  virtual std::optional<std::pair<uint32_t, std::string_view>> FieldEqualsText() const { return std::nullopt; }
 };
 
 using ProgramPtr = std::unique_ptr<const Program>;

@@ -221,6 +221,26 @@ TEST(Eval, Comparisons) {
   });
 }
 
+// `field = 'text'` is recognised (for decode gates); nothing else is.
+TEST(Eval, FieldEqualsText) {
+  TestScope scope;
+  std::vector<ProgramPtr> programs;  // the text lives in its program
+  auto shape = [&](std::string_view text) -> std::optional<std::pair<uint32_t, std::string_view>> {
+    auto p = Compile(text, scope);
+    EXPECT_TRUE(p.has_value()) << text;
+    if (!p) return std::nullopt;
+    programs.push_back(std::move(*p));
+    return programs.back()->FieldEqualsText();
+  };
+  auto eq = shape("s = 'Hello'");
+  ASSERT_TRUE(eq.has_value());
+  EXPECT_EQ(eq->first, scope.fields["s"]);
+  EXPECT_EQ(eq->second, "Hello");
+  for (std::string_view other : {"s <> 'Hello'", "s = word", "i = 7", "lower(s) = 'hello'", "s = 'a' OR s = 'b'",
+                                 "s IN ('Hello')", "NOT s = 'Hello'"})
+    EXPECT_FALSE(shape(other).has_value()) << other;
+}
+
 TEST(Eval, ThreeValuedLogic) {
   RunCases({
       {"b AND f", B(false)},

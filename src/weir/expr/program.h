@@ -104,6 +104,10 @@ class CompiledProgram final : public Program {
     Value v = Eval(row, arena);
     return v.is_bool() && v.as_bool();
   }
+  std::optional<std::pair<uint32_t, std::string_view>> FieldEqualsText() const override {
+    if (eq_slot_ == kNoSlot || eq_negated_) return std::nullopt;
+    return std::pair<uint32_t, std::string_view>(eq_slot_, eq_text_);
+  }
   /// Called once compiled: notes the `field = 'text'` shape for Test.
   void NoteShape();
   Type type() const override { return type_; }

@@ -211,6 +211,14 @@ struct Pipeline::Impl : Emitter {
             if (f->Test(row, arena)) return true;
           return false;
         };
+        for (const expr::Program* f : filters) {
+          auto eq = f->FieldEqualsText();
+          if (!eq) {
+            gate->equals.clear();
+            break;
+          }
+          gate->equals.push_back({eq->first, eq->second});
+        }
       } else {
         gate->decide.clear();
         gate->always.clear();
