@@ -211,10 +211,11 @@ std::unique_ptr<runtime::PreparedState> WindowMetric::Prepare(Batch& batch) cons
     if (!sparse) return e.EvalBatch(batch.values(), batch.width(), n, out, arena);
     for (uint32_t i : sel) out[i] = e.Eval(batch.row(i), arena);
   };
-  std::vector<Value> col(n);
+  std::vector<Value> col;  // a column of `where` or event-time values, when evaluated as one
   if (plan_.where && sparse) {
     for (uint32_t i : sel) p.keep[i] = plan_.where->Test(batch.row(i), arena);
   } else if (plan_.where) {
+    col.resize(n);
     plan_.where->EvalBatch(batch.values(), batch.width(), n, col.data(), arena);
     for (size_t i = 0; i < n; ++i) p.keep[i] = p.keep[i] && col[i].is_bool() && col[i].as_bool();
   }
@@ -228,6 +229,7 @@ std::unique_ptr<runtime::PreparedState> WindowMetric::Prepare(Batch& batch) cons
       }
     }
   } else if (plan_.event_time) {
+    col.resize(n);
     plan_.event_time->EvalBatch(batch.values(), batch.width(), n, col.data(), arena);
     constexpr size_t kAhead = 8;  // the input bytes have usually left the cache since decoding
     for (size_t i = 0; i < n; ++i) {
