@@ -126,6 +126,16 @@ class Sum final : public AggregateFunction {
 struct ExtremeState {
   OwnedValue best;
   std::map<std::string, int64_t>* counts;  // key encoding -> count; null when insert-only
+  // Insert-only: `best` as a double when it is a number, so that numbers compare without being
+  // encoded first (a number strictly above or below it as a double is so in key order too).
+  double number;
+  bool is_number;
+
+  void SetBest(std::string_view key, const Value& v) {
+    best.SetKey(key);
+    is_number = v.is_number();
+    number = v.to_double();
+  }
 };
 
 class Extreme final : public AggregateFunction {
@@ -151,10 +161,15 @@ class Extreme final : public AggregateFunction {
     for (size_t i = 0; i < in.n; ++i) {
       if (!in.rows[i] || x[i].is_null()) continue;
       auto* st = As<ExtremeState>(in.rows[i] + off);
+      if (!st->counts && st->is_number && x[i].is_number()) {
+        const double d = x[i].to_double();
+        if (max_ ? d < st->number : d > st->number) continue;  // worse: nothing to do
+        // Better, or equal (or NaN): decided on keys below.
+      }
       key.clear();
       EncodeKey(x[i], key);
       if (!st->counts) {
-        if (st->best.empty() || Better(key, st->best.key())) st->best.SetKey(key);
+        if (st->best.empty() || Better(key, st->best.key())) st->SetBest(key, x[i]);
         continue;
       }
       int64_t& c = (*st->counts)[key];
@@ -173,6 +188,8 @@ class Extreme final : public AggregateFunction {
       }
     } else if (!b->best.empty() && (a->best.empty() || Better(b->best.key(), a->best.key()))) {
       a->best.SetKey(b->best.key());
+      a->is_number = b->is_number;
+      a->number = b->number;
     }
   }
   Value Finalize(const char* s, Arena& arena) const override {
@@ -224,7 +241,8 @@ class Extreme final : public AggregateFunction {
     }
     std::string_view k;
     WEIR_RETURN_IF_ERROR(GetBytes(in, &k));
-    st->best.SetKey(k);
+    std::string_view rest = k;
+    st->SetBest(k, k.empty() ? Value::Null() : DecodeKey(rest));
     return Ok();
   }
 
