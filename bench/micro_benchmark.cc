@@ -51,6 +51,32 @@ void BM_DecodeNdjson(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodeNdjson);
 
+// Q1's decoding as the file source runs it: no envelopes, a gate that keeps purchases only and
+// reads event times as it goes; argument 1 with prefix reads (DecodeOptions::prefix_reads).
+void BM_DecodeNdjsonGated(benchmark::State& state) {
+  auto buf = Events(10000);
+  Layout layout;
+  Q1Paths(layout);
+  const uint32_t type = *layout.Find("event_type"), time = *layout.Find("timestamp");
+  codec::DecodeGate gate;
+  gate.decide = {type};
+  gate.always = {time};
+  gate.keep = [type](const Value* row, Arena&) {
+    return row[type].is_string() && row[type].as_string() == "purchase_completed";
+  };
+  gate.equals = {{type, "purchase_completed"}};
+  gate.time_slot = static_cast<int32_t>(time);
+  codec::JsonDecoder dec(layout, {.envelopes = false, .gate = &gate, .prefix_reads = state.range(0) != 0});
+  for (auto _ : state) {
+    Batch b(layout.width());
+    b.Reserve(10000);
+    benchmark::DoNotOptimize(dec.DecodeNdjson(*buf, b, nullptr));
+  }
+  state.SetItemsProcessed(state.iterations() * 10000);
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(buf->size()));
+}
+BENCHMARK(BM_DecodeNdjsonGated)->Arg(0)->Arg(1);
+
 // Decoded simulator events with every field the expressions below read.
 struct DecodedEvents {
   static constexpr size_t kEvents = 4096;

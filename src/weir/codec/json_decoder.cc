@@ -1,8 +1,13 @@
 #include "weir/codec/json_decoder.h"
 
+#include <bit>
 #include <cstring>
+#include <utility>
 
 #include <simdjson.h>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #include <fmt/format.h>
 
@@ -53,10 +58,10 @@ namespace {
 struct TrieNode {
   struct Child {
     std::string key;
-    int32_t slot = -1;  ///< slot to fill with this key's value, or -1
-    int32_t node = -1;  ///< child node index for deeper paths, or -1
-    uint64_t gate_bit = 0;  ///< at the root: this key's bit in the gate masks
-    bool event_time = false;  ///< at the root: the key whose value is read into Batch times
+    int32_t slot = -1;             ///< slot to fill with this key's value, or -1
+    int32_t node = -1;             ///< child node index for deeper paths, or -1
+    uint64_t gate_bit = 0;         ///< at the root: this key's bit in the gate masks
+    bool event_time = false;       ///< at the root: the key whose value is read into Batch times
     uint64_t word = 0, word2 = 0;  ///< the key's bytes 0-7 and 8-15, little-endian
     uint64_t mask = 0, mask2 = 0;  ///< which bytes of the words are part of the key
     void Prepare() {
@@ -100,19 +105,23 @@ inline bool RawKeyIs(const char* raw, std::string_view key) {
 
 std::string_view JsonTypeName(od::json_type t) {
   switch (t) {
-    case od::json_type::array: return "array";
-    case od::json_type::object: return "object";
-    case od::json_type::number: return "number";
-    case od::json_type::string: return "string";
-    case od::json_type::boolean: return "boolean";
-    case od::json_type::null: return "null";
+    case od::json_type::array:
+      return "array";
+    case od::json_type::object:
+      return "object";
+    case od::json_type::number:
+      return "number";
+    case od::json_type::string:
+      return "string";
+    case od::json_type::boolean:
+      return "boolean";
+    case od::json_type::null:
+      return "null";
   }
   return "value";
 }
 
-std::string JsonError(simdjson::error_code e) {
-  return fmt::format("malformed JSON: {}", simdjson::error_message(e));
-}
+std::string JsonError(simdjson::error_code e) { return fmt::format("malformed JSON: {}", simdjson::error_message(e)); }
 
 std::string_view TrimRight(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t'))
@@ -124,6 +133,37 @@ std::string_view TrimRight(std::string_view s) {
 template <class Doc>
 bool AtEnd(Doc& doc) {
   return doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
+}
+
+// Counts the double quotes among the first `n` bytes of p[0, N) (N a multiple of 64, n <= N, all
+// N bytes readable) and says whether a backslash is among those n bytes.
+struct QuoteScan {
+  size_t quotes = 0;
+  bool backslash = false;
+};
+template <size_t N>
+QuoteScan ScanQuotes(const char* p, size_t n) {
+  QuoteScan r;
+#if defined(__AVX2__)
+  const __m256i quote = _mm256_set1_epi8('"'), slash = _mm256_set1_epi8('\\');
+  for (size_t i = 0; i < N && i < n; i += 64) {
+    auto load = [&](size_t at) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + at)); };
+    auto bits = [](__m256i lo, __m256i hi, __m256i c) {
+      return static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, c))) |
+             static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, c)))) << 32;
+    };
+    __m256i lo = load(i), hi = load(i + 32);
+    const uint64_t keep = n - i >= 64 ? ~0ULL : (1ULL << (n - i)) - 1;
+    r.quotes += static_cast<size_t>(std::popcount(bits(lo, hi, quote) & keep));
+    r.backslash |= (bits(lo, hi, slash) & keep) != 0;
+  }
+#else
+  for (size_t i = 0; i < n; ++i) {
+    r.quotes += p[i] == '"';
+    r.backslash |= p[i] == '\\';
+  }
+#endif
+  return r;
 }
 
 enum class Op : uint8_t { kNone, kInsert, kDelete, kUpdate };
@@ -224,6 +264,33 @@ struct JsonDecoder::Impl {
     }
   }
 
+  // Prefix reads (DecodeOptions::prefix_reads). A line's first kPrefix bytes are copied to
+  // `prefix_copy` and closed (a quote if the cut fell inside a string, then `}`). While the copy
+  // is decoded, `rebase` (non-zero) turns a pointer into the copy into one into the line. Fields
+  // are read in the order of the text, so the copy settles the line when, once everything needed
+  // has been read, the last value read ends before the cut (`prefix_end`, in the line): a string
+  // whose closing quote, or raw JSON whose last byte, lies there. Else (a number, an object
+  // walked for deeper paths) the key and colon of one more top-level field must be read: the
+  // bytes added to close the copy hold no colon, so all before it is the line's own. Otherwise
+  // the line is decoded whole.
+  static constexpr size_t kPrefix = 128;  // one step of simdjson's first pass
+  alignas(64) char prefix_copy[kPrefix + PaddedBuffer::kPadding] = {};
+  ptrdiff_t rebase = 0;
+  const char* prefix_end = nullptr;
+  bool prefix_failed = false;
+
+  // True when `v`, read in a prefix read, ends before the cut (see prefix_copy).
+  bool EndsBeforeCut(const Value& v) const {
+    if (v.is_string()) return v.as_string().data() + v.as_string().size() < prefix_end;  // its closing quote too
+    if (v.is_json()) return v.as_string().data() + v.as_string().size() <= prefix_end;
+    return false;
+  }
+  // The prefix size in use (128 or 256; 0 while paused), adapted per window of tried lines.
+  uint64_t window_tries = 0, window_hits = 0, window_bytes = 0;
+  uint64_t prefix_paused = 0;  // lines still to decode whole before trying prefix reads again
+
+  std::string_view Rebased(std::string_view s) const { return {s.data() + rebase, s.size()}; }
+
   // Reads a scalar (or raw object/array) into *out.
   simdjson::error_code ReadValue(od::value v, Value* out, Arena& arena) {
     od::json_type t;
@@ -233,7 +300,7 @@ struct JsonDecoder::Impl {
         std::string_view tok = TrimRight(v.raw_json_token());
         std::string_view inner = tok.substr(1, tok.size() - 2);
         if (inner.find('\\') == std::string_view::npos) {
-          *out = Value::String(inner);
+          *out = Value::String(Rebased(inner));
         } else {
           std::string_view s;
           if (auto e = v.get_string().get(s)) return e;
@@ -245,9 +312,15 @@ struct JsonDecoder::Impl {
         od::number n;
         if (auto e = v.get_number().get(n)) return e;
         switch (n.get_number_type()) {
-          case od::number_type::signed_integer: *out = Value::Int(n.get_int64()); break;
-          case od::number_type::unsigned_integer: *out = Value::Double(static_cast<double>(n.get_uint64())); break;
-          default: *out = Value::Double(n.get_double()); break;
+          case od::number_type::signed_integer:
+            *out = Value::Int(n.get_int64());
+            break;
+          case od::number_type::unsigned_integer:
+            *out = Value::Double(static_cast<double>(n.get_uint64()));
+            break;
+          default:
+            *out = Value::Double(n.get_double());
+            break;
         }
         return simdjson::SUCCESS;
       }
@@ -268,7 +341,7 @@ struct JsonDecoder::Impl {
         if (auto e = v.get_object().get(o)) return e;
         std::string_view raw;
         if (auto e = o.raw_json().get(raw)) return e;
-        *out = Value::Json(TrimRight(raw));
+        *out = Value::Json(Rebased(TrimRight(raw)));
         return simdjson::SUCCESS;
       }
       case od::json_type::array: {
@@ -276,7 +349,7 @@ struct JsonDecoder::Impl {
         if (auto e = v.get_array().get(a)) return e;
         std::string_view raw;
         if (auto e = a.raw_json().get(raw)) return e;
-        *out = Value::Json(TrimRight(raw));
+        *out = Value::Json(Rebased(TrimRight(raw)));
         return simdjson::SUCCESS;
       }
     }
@@ -313,18 +386,77 @@ struct JsonDecoder::Impl {
     // Both a leaf (raw object wanted) and a prefix of deeper paths: keep the raw text, then
     // walk it again with a parser of the next level.
     if (auto e = ReadValue(v, &row[c.slot], arena)) return e;
-    return WalkRaw(row[c.slot].as_string(), c.node, row, arena, depth + 1);
+    // (In a prefix read the text is already the line's own: not to be rebased again.)
+    const ptrdiff_t saved_rebase = std::exchange(rebase, 0);
+    auto e = WalkRaw(row[c.slot].as_string(), c.node, row, arena, depth + 1);
+    rebase = saved_rebase;
+    return e;
   }
 
   simdjson::error_code WalkRaw(std::string_view raw, int32_t node, Value* row, Arena& arena, int depth) {
     if (depth >= 4) return simdjson::DEPTH_ERROR;
     od::document doc;
     // The raw text lies inside a padded input buffer, so reading past its end is safe.
-    if (auto e = parsers[depth].iterate(raw.data(), raw.size(), raw.size() + PaddedBuffer::kPadding).get(doc))
-      return e;
+    if (auto e = parsers[depth].iterate(raw.data(), raw.size(), raw.size() + PaddedBuffer::kPadding).get(doc)) return e;
     od::object o;
     if (auto e = doc.get_object().get(o)) return e;
     return Walk(o, node, row, arena, depth);
+  }
+
+  // Decodes one NDJSON line, from a prefix of it when that is enough (DecodeOptions::prefix_reads).
+  Status DecodeLine(const char* begin, size_t len, Batch& batch, DecodeStats& stats) {
+    if (prefix_paused == 0) {
+      if (len >= kPrefix + 64 && all_mask != 0 && options.prefix_reads) {
+        std::string_view raw = TrimRight(std::string_view(begin, len));
+        if (raw.size() <= options.max_event_bytes && raw.back() == '}') {
+          bool hit = TryPrefix(raw, batch);
+          AdaptPrefix(hit, raw.size());
+          if (hit) {
+            ++stats.prefix_reads;
+            return Ok();
+          }
+        }
+      }
+    } else {
+      --prefix_paused;
+    }
+    return Decode(begin, len, batch, 0);
+  }
+
+  // Decodes `raw` from a closed copy of its first kPrefix bytes; true if that settled it.
+  bool TryPrefix(std::string_view raw, Batch& batch) {
+    const char* line = raw.data();
+    size_t cut = kPrefix - 2;
+    while (cut > 0 && (static_cast<uint8_t>(line[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
+    // (The line is read, not the copy: loads from bytes just stored would wait for the stores.)
+    QuoteScan scan = ScanQuotes<kPrefix>(line, cut);
+    if (scan.backslash) return false;  // escapes: quote parity alone does not say where strings end
+    char* copy = prefix_copy;
+    std::memcpy(copy, line, kPrefix);
+    for (size_t i = cut; i < kPrefix - 2; ++i) copy[i] = ' ';
+    copy[kPrefix - 2] = scan.quotes % 2 ? '"' : ' ';
+    copy[kPrefix - 1] = '}';
+    od::document doc;
+    if (parsers[0].iterate(copy, kPrefix, kPrefix + PaddedBuffer::kPadding).get(doc)) return false;
+    rebase = line - copy;  // never 0: the copy is not the line
+    prefix_end = line + cut;
+    prefix_failed = false;
+    Status st = DecodeDoc</*kPrefix=*/true>(doc, raw, batch, 0);
+    rebase = 0;
+    return st && !prefix_failed;
+  }
+
+  // Keeps prefix reads on while they pay: over each window of 1024 tried lines, the bytes that
+  // settled lines did not scan must exceed what unsettled lines cost twice (their copy, counted
+  // as 256 bytes). Otherwise they pause for 2^18 lines, then are tried again.
+  void AdaptPrefix(bool hit, size_t bytes) {
+    window_hits += hit;
+    window_bytes += bytes;
+    if (++window_tries < 1024) return;
+    const uint64_t misses = window_tries - window_hits;
+    const uint64_t unscanned = window_bytes > kPrefix * window_tries ? window_bytes - kPrefix * window_tries : 0;
+    if (window_hits * unscanned <= misses * 2 * kPrefix * window_tries) prefix_paused = 1 << 18;
+    window_tries = window_hits = window_bytes = 0;
   }
 
   // Decodes one top-level object into one or two rows. `depth` selects the parser.
@@ -335,11 +467,12 @@ struct JsonDecoder::Impl {
     od::document doc;
     if (auto e = parsers[depth].iterate(raw.data(), raw.size(), raw.size() + PaddedBuffer::kPadding).get(doc))
       return Fail(JsonError(e));
-    return DecodeDoc(doc, raw, batch, depth);
+    return DecodeDoc<false>(doc, raw, batch, depth);
   }
 
   // Decodes a parsed document (a whole one, or one of a document stream) whose text is `raw`.
-  template <class Doc>
+  // kPrefix: a prefix read (see prefix_copy), at depth 0 without envelopes.
+  template <bool kPrefix, class Doc>
   Status DecodeDoc(Doc& doc, std::string_view raw, Batch& batch, int depth) {
     od::json_type t;
     if (auto e = doc.type().get(t)) return Fail(JsonError(e));
@@ -360,9 +493,16 @@ struct JsonDecoder::Impl {
     const bool track = all_mask != 0 && depth == 0;
     uint64_t seen = 0;
     bool cut_short = false;
+    // Prefix read: once all is read, one more key may be (`finishing`), see prefix_copy.
+    constexpr bool prefix = kPrefix;
+    bool finishing = false;
     for (auto field : obj) {
       od::field fld;
       if ((err = std::move(field).get(fld))) break;
+      if (prefix && finishing) {
+        cut_short = true;
+        break;
+      }
       const char* key = fld.key().raw();
       od::value v = fld.value();
       bool special = false;
@@ -411,20 +551,34 @@ struct JsonDecoder::Impl {
         batch.SetTime(row_index, t ? *t : kMinTimestamp);
       }
       seen |= c->gate_bit;
-      if (track && seen == all_mask) {
-        cut_short = true;  // every field wanted has been read: the rest is not parsed
-        break;
-      }
-      if (gate_state != 1) {
+      // Every field wanted has been read, or the gate dropped the event and its event time has
+      // been read: the rest is not parsed.
+      bool done = track && seen == all_mask;
+      if (!done && gate_state != 1) {
         if (gate_state == 0 && (seen & decide_mask) == decide_mask) {
           gate_state = gate->Keeps(row, arena) ? 1 : 2;
           if (gate_state == 2) batch.MarkFiltered(row_index);
+          // A kept event is read whole: what its metrics need seldom all lies in the prefix.
+          if (gate_state == 1 && prefix) break;
         }
-        if (gate_state == 2 && (seen & always_mask) == always_mask) {
-          cut_short = true;  // the rest of the event is not needed (nor parsed)
-          break;
-        }
+        done = gate_state == 2 && (seen & always_mask) == always_mask;
       }
+      if (done) {
+        if (prefix && !(c->node < 0 && EndsBeforeCut(row[c->slot]))) {
+          finishing = true;
+          continue;
+        }
+        cut_short = true;
+        break;
+      }
+    }
+    if constexpr (prefix) {
+      // Whatever the copy could not settle is left to a decode of the whole line.
+      if (err || !cut_short) {
+        batch.PopRow();
+        prefix_failed = true;
+      }
+      return Ok();
     }
     // (A document of a stream ends where simdjson found its end; a standalone one must end
     // with its text.)
@@ -505,7 +659,7 @@ DecodeStats JsonDecoder::DecodeNdjsonRange(const char* begin, const char* end, B
     const char* b = p;
     while (b < line_end && (*b == ' ' || *b == '\t' || *b == '\r')) ++b;
     if (b < line_end) {
-      if (auto s = impl_->Decode(b, static_cast<size_t>(line_end - b), batch, 0); s) {
+      if (auto s = impl_->DecodeLine(b, static_cast<size_t>(line_end - b), batch, st); s) {
         ++st.events;
       } else {
         ++st.rejected;
@@ -526,7 +680,8 @@ DecodeStats JsonDecoder::DecodeNdjson(const PaddedBuffer& buf, Batch& batch, std
 Result<DecodeStats> JsonDecoder::DecodeDocument(const PaddedBuffer& buf, Batch& batch, std::vector<Reject>* rejects) {
   std::string_view text = buf.view();
   size_t start = text.find_first_not_of(" \t\r\n");
-  if (start == std::string_view::npos) return Fail("request body is empty; expected a JSON object, {\"events\":[...]}, or NDJSON");
+  if (start == std::string_view::npos)
+    return Fail("request body is empty; expected a JSON object, {\"events\":[...]}, or NDJSON");
   DecodeStats st;
   Impl& im = *impl_;
   auto decode_elements = [&]() -> DecodeStats {
@@ -631,15 +786,16 @@ JsonDecoder& ThreadDecoder(const Layout& layout, const DecodeOptions& options) {
     size_t max_event_bytes;
     bool envelopes;
     const DecodeGate* gate;
+    bool prefix_reads;
     std::unique_ptr<JsonDecoder> decoder;
   };
   thread_local std::vector<Entry> cache;
   for (auto& e : cache)
     if (e.layout == &layout && e.max_event_bytes == options.max_event_bytes && e.envelopes == options.envelopes &&
-        e.gate == options.gate)
+        e.gate == options.gate && e.prefix_reads == options.prefix_reads)
       return *e.decoder;
-  cache.push_back(
-      {&layout, options.max_event_bytes, options.envelopes, options.gate, std::make_unique<JsonDecoder>(layout, options)});
+  cache.push_back({&layout, options.max_event_bytes, options.envelopes, options.gate, options.prefix_reads,
+                   std::make_unique<JsonDecoder>(layout, options)});
   return *cache.back().decoder;
 }
 

@@ -65,6 +65,7 @@ struct DecodeStats {
   size_t events = 0;    ///< events decoded into rows (an update counts once)
   size_t rejected = 0;  ///< events rejected
   size_t lines = 0;     ///< NDJSON: newline characters passed (for line numbers in messages)
+  size_t prefix_reads = 0;  ///< NDJSON: events decoded from a prefix only (DecodeOptions::prefix_reads)
 };
 
 /// Lets the decoder stop early on events nobody keeps. Once the `decide` fields of an event are
@@ -107,6 +108,13 @@ struct DecodeOptions {
   size_t max_event_bytes = 1 << 20;  ///< larger events are rejected
   bool envelopes = true;             ///< recognise change envelopes
   const DecodeGate* gate = nullptr;  ///< see DecodeGate; ignored with envelopes
+  /// NDJSON without envelopes: a line of 192 bytes or more is first decoded from a copy of its
+  /// first 128 bytes; when every field the pipeline needs (or the gate's decision and the event
+  /// time) lies whole within them, the rest of the line is neither scanned nor checked, beyond
+  /// ending in `}`. Otherwise the whole line is decoded as usual; while that is the common case,
+  /// prefix reads pause. For replayed streams (files, the simulator); HTTP leaves it off, so that
+  /// every event it acknowledges has been checked whole.
+  bool prefix_reads = false;
 };
 
 /// Decodes JSON objects into rows of a Layout. One decoder per thread (it owns parser state).

@@ -1,5 +1,5 @@
 // libFuzzer entry point for the JSON decoder: every input shape (NDJSON, a document, change
-// envelopes) over a layout with nested paths. It must never crash, and rows must stay
+// envelopes, prefix reads) over a layout with nested paths. It must never crash, and rows must stay
 // consistent with the counts it reports.
 //
 // Build, as one command (needs clang with libFuzzer and a libstdc++ that clang can compile with <expected>):
@@ -20,8 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return l;
   }();
   std::string_view in(reinterpret_cast<const char*>(data), size);
-  for (bool envelopes : {false, true}) {
-    codec::JsonDecoder dec(*layout, codec::DecodeOptions{.max_event_bytes = 4096, .envelopes = envelopes});
+  for (int config = 0; config < 3; ++config) {
+    codec::JsonDecoder dec(*layout, codec::DecodeOptions{.max_event_bytes = 4096, .envelopes = config == 1, .prefix_reads = config == 2});
     auto buf = codec::PaddedBuffer::Copy(in);
     {
       Batch b(layout->width());

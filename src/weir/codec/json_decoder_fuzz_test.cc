@@ -24,6 +24,10 @@ const std::vector<std::string> kCorpus = {
     "   ",
     "{",
     R"({"a":{"b":"not an object","b":{"c":2}}})",
+    // Long lines, for prefix reads: the needed fields around the 128- and 256-byte cuts.
+    "{\"status\":\"" + std::string(100, 's') + "\",\"a\":{\"b\":{\"c\":\"\xc3\xa9\xc3\xa9\"}},\"ts_ms\":12345," +
+        "\"properties\":{\"amount\":12.5},\"tail\":\"" + std::string(300, 't') + "\"}\n{\"x\":{\"y\":[" +
+        std::string(200, '1') + "]},\"ts_ms\":\"2026-01-01T00:00:00Z\",\"op\":\"" + std::string(250, 'o') + "\"}",
 };
 
 TEST(JsonDecoderFuzz, CorpusAndMutationsNeverCrash) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 namespace weir::codec {
 namespace {
 
@@ -62,8 +64,9 @@ TEST_F(Fixture, PathThroughNonObjectIsNull) {
 TEST_F(Fixture, NdjsonRejectsBadLinesAndKeepsGoodOnes) {
   std::vector<Reject> rejects;
   DecodeStats st;
-  Batch b = Decode("{\"event_type\":\"a\"}\n\n{bad json}\r\n[1,2]\n  {\"event_type\":\"b\"}  \n{\"event_type\":\"c\"} trailing\n",
-                   &rejects, &st);
+  Batch b = Decode(
+      "{\"event_type\":\"a\"}\n\n{bad json}\r\n[1,2]\n  {\"event_type\":\"b\"}  \n{\"event_type\":\"c\"} trailing\n",
+      &rejects, &st);
   EXPECT_EQ(st.events, 2u);
   EXPECT_EQ(st.rejected, 3u);
   ASSERT_EQ(b.size(), 2u);
@@ -307,7 +310,8 @@ TEST_F(Fixture, GateTimeSlotReadsEventTimes) {
   // Not for a nested field, nor with change envelopes.
   DecodeGate nested;
   nested.time_slot = static_cast<int32_t>(amount);
-  for (auto options : {DecodeOptions{.envelopes = false, .gate = &nested}, DecodeOptions{.envelopes = true, .gate = &gate}}) {
+  for (auto options :
+       {DecodeOptions{.envelopes = false, .gate = &nested}, DecodeOptions{.envelopes = true, .gate = &gate}}) {
     JsonDecoder d(layout, options);
     Batch c(layout.width());
     c.Hold(buf);
@@ -326,7 +330,8 @@ TEST_F(Fixture, GateNeedsTopLevelFieldsAndNoEnvelopes) {
   top.decide = {type};
   top.keep = [](const Value*, Arena&) { return false; };
   std::string_view line = R"({"event_type":"view","properties":{"amount":1,"currency":"USD"}})";
-  for (auto options : {DecodeOptions{.envelopes = false, .gate = &gate}, DecodeOptions{.envelopes = true, .gate = &top}}) {
+  for (auto options :
+       {DecodeOptions{.envelopes = false, .gate = &gate}, DecodeOptions{.envelopes = true, .gate = &top}}) {
     JsonDecoder dec(layout, options);
     auto buf = PaddedBuffer::Copy(line);
     Batch b(layout.width());
@@ -334,6 +339,155 @@ TEST_F(Fixture, GateNeedsTopLevelFieldsAndNoEnvelopes) {
     dec.DecodeNdjson(*buf, b, nullptr);
     ASSERT_EQ(b.size(), 1u);
     EXPECT_EQ(b.at(0, amount).as_int(), 1);
+  }
+}
+
+// Prefix reads (DecodeOptions::prefix_reads) give the same rows, marks, times and rejects as
+// whole reads, wherever the fields the pipeline needs fall relative to the cut: lines whose needed
+// fields start at every offset from 0 to ~400 bytes, behind fillers of multi-byte UTF-8 text,
+// escapes, numbers and nested objects, with the needed fields in different orders.
+std::string RandomLine(std::mt19937& rng) {
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  std::string filler;
+  int len = pick(2) ? pick(40) : pick(280);  // the needed fields often near the first cut
+  switch (pick(5)) {
+    case 0:
+      filler = "\"pad\":\"" + std::string(static_cast<size_t>(len), 'x') + "\"";
+      break;
+    case 1: {  // 2-, 3- and 4-byte UTF-8 sequences
+      filler = "\"pad\":\"";
+      while (static_cast<int>(filler.size()) < len)
+        filler += pick(2)   ? "\xc3\xa9"
+                  : pick(2) ? "\xe2\x82\xac"
+                            : "\xf0\x9f\x98\x80"
+                              "a";
+      filler += "\"";
+      break;
+    }
+    case 2:
+      filler = "\"pad\":\"" + std::string(static_cast<size_t>(len), 'y') + "\\\"q\"";
+      break;
+    case 3: {
+      filler = "\"pad\":[";
+      for (int i = 0; static_cast<int>(filler.size()) < len; ++i) filler += std::to_string(i * 7919) + ",";
+      filler += "0]";
+      break;
+    }
+    default:
+      filler = "\"pad\":{\"a\":{\"b\":\"" + std::string(static_cast<size_t>(len), 'z') + "\"},\"c\":1}";
+      break;
+  }
+  std::string type = std::string("\"event_type\":") + (pick(3) ? "\"view\"" : pick(5) ? "\"purchase\"" : "17");
+  std::string ts = "\"ts_ms\":" + (pick(2) ? std::to_string(1767225600000 + pick(100000))
+                                           : "\"2026-01-01T00:00:0" + std::to_string(pick(10)) + ".250Z\"");
+  std::string props = "\"properties\":{\"amount\":" + std::to_string(pick(100000)) + "." + std::to_string(pick(100)) +
+                      ",\"currency\":\"" + (pick(2) ? "USD" : "EUR") + "\"}";
+  std::string tail = "\"tail\":\"" + std::string(static_cast<size_t>(200 + pick(200)), 't') + "\"";
+  std::vector<std::string> fields = {type, ts, props};
+  std::shuffle(fields.begin(), fields.end(), rng);
+  std::string line = "{" + filler;
+  for (auto& f : fields) line += "," + f;
+  return line + "," + tail + "}\n";
+}
+
+TEST(PrefixReads, AgreeWithWholeReads) {
+  std::mt19937 rng(20261207);
+  std::string text;
+  for (int i = 0; i < 6000; ++i) text += RandomLine(rng);
+  auto buf = PaddedBuffer::Copy(text);
+  for (bool with_props : {false, true}) {
+    Layout layout;
+    uint32_t type = layout.Intern("event_type"), ts = layout.Intern("ts_ms");
+    layout.Intern("properties.amount");
+    layout.Intern("properties.currency");
+    if (with_props) layout.Intern("properties");  // a leaf and a prefix of deeper paths
+    DecodeGate gate;
+    gate.decide = {type};
+    gate.always = {ts};
+    gate.keep = [type](const Value* row, Arena&) {
+      return row[type].is_string() && row[type].as_string() == "purchase";
+    };
+    gate.equals = {{type, "purchase"}};
+    gate.time_slot = static_cast<int32_t>(ts);
+    DecodeGate times_only;
+    times_only.time_slot = static_cast<int32_t>(ts);
+    for (const DecodeGate* g : {&gate, &times_only}) {
+      // Prefix reads over the whole text (their size adapts as they go), or with a new decoder
+      // for every 40 lines (always trying 128 bytes first).
+      auto decode = [&](bool prefix, size_t lines_per_decoder, std::vector<Reject>& rejects) {
+        Batch b(layout.width());
+        b.Hold(buf);
+        size_t settled = 0;
+        for (const char* p = buf->data(); p < buf->data() + buf->size();) {
+          const char* end = p;
+          for (size_t n = 0; n < lines_per_decoder && end < buf->data() + buf->size(); ++n)
+            end = static_cast<const char*>(std::memchr(end, '\n', buf->size())) + 1;
+          JsonDecoder dec(layout, {.envelopes = false, .gate = g, .prefix_reads = prefix});
+          settled += dec.DecodeNdjsonRange(p, end, b, &rejects).prefix_reads;
+          p = end;
+        }
+        if (prefix) {
+          // The copies did settle many lines (with one decoder, prefix reads pause while they
+          // settle too few).
+          EXPECT_GT(settled, lines_per_decoder == 40 ? 600u : 100u);
+        } else {
+          EXPECT_EQ(settled, 0u);
+        }
+        return b;
+      };
+      std::vector<Reject> whole_rejects, prefix_rejects;
+      Batch whole = decode(false, 6000, whole_rejects);
+      EXPECT_TRUE(whole_rejects.empty());
+      ASSERT_EQ(whole.size(), 6000u);
+      for (size_t lines_per_decoder : {6000, 40}) {
+        Batch prefix = decode(true, lines_per_decoder, prefix_rejects);
+        EXPECT_TRUE(prefix_rejects.empty());
+        ASSERT_EQ(prefix.size(), whole.size());
+        EXPECT_EQ(prefix.filtered_count(), whole.filtered_count());
+        if (g == &gate) {
+          EXPECT_GT(whole.filtered_count(), 2000u);
+        }
+        for (size_t i = 0; i < whole.size(); ++i) {
+          SCOPED_TRACE(testing::Message() << "line " << i << " with_props " << with_props);
+          EXPECT_EQ(prefix.raw(i), whole.raw(i));
+          EXPECT_EQ(prefix.filtered(i), whole.filtered(i));
+          EXPECT_EQ(prefix.times(ts)[i], whole.times(ts)[i]);
+          for (uint32_t slot = 0; slot < layout.width(); ++slot) {
+            // Fields of dropped events past the decision are not read, by either.
+            const Value& a = prefix.at(i, slot);
+            EXPECT_TRUE(a.IdenticalTo(whole.at(i, slot))) << layout.field(slot).path;
+            if (a.is_string() || a.is_json()) {  // views into the input, never into a copy
+              EXPECT_TRUE(a.as_string().data() >= buf->data() && a.as_string().data() < buf->data() + buf->size());
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Only what is read is checked: a malformed tail past the needed fields passes with prefix reads
+// (and is rejected by whole reads), but a line that does not end its object is rejected by both.
+TEST(PrefixReads, CheckWhatIsReadAndTheClosingBrace) {
+  Layout layout;
+  uint32_t type = layout.Intern("event_type");
+  layout.Intern("ts_ms");
+  std::string pad(300, 'p');
+  std::string bad_tail = "{\"event_type\":\"view\",\"ts_ms\":1,\"tail\":\"" + pad + "\xff\"}\n";
+  std::string truncated = "{\"event_type\":\"view\",\"ts_ms\":1,\"tail\":\"" + pad + "\"\n";
+  for (bool prefix : {false, true}) {
+    JsonDecoder dec(layout, {.envelopes = false, .prefix_reads = prefix});
+    auto buf = PaddedBuffer::Copy(bad_tail + truncated);
+    Batch b(layout.width());
+    b.Hold(buf);
+    std::vector<Reject> rejects;
+    DecodeStats st = dec.DecodeNdjson(*buf, b, &rejects);
+    EXPECT_EQ(st.events, prefix ? 1u : 0u);
+    ASSERT_EQ(rejects.size(), prefix ? 1u : 2u);
+    EXPECT_EQ(rejects.back().index, 1u);
+    if (prefix) {
+      EXPECT_EQ(b.at(0, type).as_string(), "view");
+    }
   }
 }
 

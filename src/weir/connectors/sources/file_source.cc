@@ -345,6 +345,9 @@ std::unique_ptr<runtime::Source> MakeFileSource(const spec::SourceSpec& spec, ru
   size_t chunk = static_cast<size_t>(r.Bytes("chunk_bytes", 1 << 20));
   bool changes = r.Bool("changes", false);
   options.envelopes = changes;
+  // needed: a line is read (and checked) as far as the pipeline needs it; whole: every line is
+  // checked whole, as HTTP ingest does.
+  options.prefix_reads = r.Enum("check", {"needed", "whole"}, "needed") == "needed";
   std::string progress = r.Enum("progress", {"auto", "true", "false"}, "auto");
   r.RejectUnknownKeys({"id", "required"});
   if (!path.empty()) {

@@ -73,7 +73,7 @@ class SimulatorSource final : public runtime::Source {
       // Decoded by the pipeline's workers.
       batch.deferred = [this, buf, n](Batch& b) {
         b.Reserve(n);
-        codec::DecodeStats st = codec::ThreadDecoder(ctx_->layout(), {.envelopes = false, .gate = ctx_->decode_gate()}).DecodeNdjson(*buf, b, nullptr);
+        codec::DecodeStats st = codec::ThreadDecoder(ctx_->layout(), {.envelopes = false, .gate = ctx_->decode_gate(), .prefix_reads = true}).DecodeNdjson(*buf, b, nullptr);
         ctx_->stats().accepted += st.events;
         ctx_->stats().rejected += st.rejected;
       };
