@@ -299,7 +299,8 @@ struct JsonDecoder::Impl {
       case od::json_type::string: {
         std::string_view tok = TrimRight(v.raw_json_token());
         std::string_view inner = tok.substr(1, tok.size() - 2);
-        if (inner.find('\\') == std::string_view::npos) {
+        // (A prefix read, rebase != 0, has checked its copy holds no backslash.)
+        if (rebase != 0 || inner.find('\\') == std::string_view::npos) {
           *out = Value::String(Rebased(inner));
         } else {
           std::string_view s;
