@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -37,32 +38,30 @@ struct Origin {
 class Batch {
  public:
   explicit Batch(uint32_t width = 0) : width_(width), arena_(16 * 1024) {}
-  Batch(Batch&&) = default;
-  Batch& operator=(Batch&&) = default;
+  Batch(Batch&& o) noexcept { *this = std::move(o); }
+  Batch& operator=(Batch&& o) noexcept;
 
   uint32_t width() const { return width_; }
-  size_t size() const { return weights_.size(); }
-  bool empty() const { return weights_.empty(); }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
 
   /// Appends a record with every slot null; returns its index.
   size_t AddRow(int8_t weight, std::string_view raw = {}) {
-    size_t i = weights_.size();
-    weights_.push_back(weight);
-    raw_.push_back(raw);
-    filtered_.push_back(0);
-    if (time_slot_ >= 0) times_.push_back(kMinTimestamp);
-    size_t need = (i + 1) * width_;
-    if (buffer_.capacity < need) GrowValues(std::max(need, buffer_.capacity * 2));
-    std::fill_n(buffer_.values.get() + i * width_, width_, Value());
+    const size_t i = size_;
+    if (i == capacity_) [[unlikely]]
+      Grow(std::max<size_t>(64, capacity_ * 2));
+    weights_[i] = weight;
+    raw_[i] = raw;
+    filtered_[i] = 0;
+    if (time_slot_ >= 0) times_[i] = kMinTimestamp;
+    std::fill_n(values_.get() + i * width_, width_, Value());
+    size_ = i + 1;
     return i;
   }
   /// Drops the last record (a decoder that failed half-way through one).
   void PopRow() {
-    weights_.pop_back();
-    raw_.pop_back();
-    filtered_count_ -= filtered_.back();
-    filtered_.pop_back();
-    if (time_slot_ >= 0) times_.pop_back();
+    --size_;
+    filtered_count_ -= filtered_[size_];
   }
 
   /// Marks record `i` as wanted by no metric: the decoder's gate (codec::DecodeGate) found every
@@ -75,30 +74,33 @@ class Batch {
   bool filtered(size_t i) const { return filtered_[i] != 0; }
   /// Records marked by MarkFiltered; filtered_flags()[i] is 1 for each of them.
   size_t filtered_count() const { return filtered_count_; }
-  const uint8_t* filtered_flags() const { return filtered_.data(); }
+  const uint8_t* filtered_flags() const { return filtered_.get(); }
 
   /// Event times read by the decoder: with times on for `slot`, each record carries the
   /// EventTimeOf its value at `slot` (kMinTimestamp when it has none), set by SetTime while the
   /// input is in cache, so that metrics whose event time is that field need not convert it.
   /// Can be turned on only while the batch is empty; true if on for `slot` afterwards.
   bool TimesFor(uint32_t slot) {
-    if (time_slot_ < 0 && weights_.empty()) time_slot_ = static_cast<int32_t>(slot);
+    if (time_slot_ < 0 && size_ == 0) {
+      time_slot_ = static_cast<int32_t>(slot);
+      Grow(capacity_);  // allocates the time column
+    }
     return time_slot_ == static_cast<int32_t>(slot);
   }
   void SetTime(size_t i, Timestamp t) { times_[i] = t; }
   /// The event times of every record if they were read for `slot`, else nullptr.
   const Timestamp* times(uint32_t slot) const {
-    return time_slot_ == static_cast<int32_t>(slot) ? times_.data() : nullptr;
+    return time_slot_ == static_cast<int32_t>(slot) ? times_.get() : nullptr;
   }
 
-  Value* row(size_t i) { return buffer_.values.get() + i * width_; }
-  const Value* row(size_t i) const { return buffer_.values.get() + i * width_; }
-  Value& at(size_t i, uint32_t slot) { return buffer_.values[i * width_ + slot]; }
-  const Value& at(size_t i, uint32_t slot) const { return buffer_.values[i * width_ + slot]; }
-  const Value* values() const { return buffer_.values.get(); }
+  Value* row(size_t i) { return values_.get() + i * width_; }
+  const Value* row(size_t i) const { return values_.get() + i * width_; }
+  Value& at(size_t i, uint32_t slot) { return values_[i * width_ + slot]; }
+  const Value& at(size_t i, uint32_t slot) const { return values_[i * width_ + slot]; }
+  const Value* values() const { return values_.get(); }
 
   int8_t weight(size_t i) const { return weights_[i]; }
-  const std::vector<int8_t>& weights() const { return weights_; }
+  std::span<const int8_t> weights() const { return {weights_.get(), size_}; }
   std::string_view raw(size_t i) const { return raw_[i]; }
   void SetRaw(size_t i, std::string_view raw) { raw_[i] = raw; }
 
@@ -110,12 +112,9 @@ class Batch {
   /// Keeps `buffer` alive as long as the batch (raw bytes and strings point into it).
   void Hold(std::shared_ptr<const void> buffer) { holds_.push_back(std::move(buffer)); }
 
+  /// Makes room for `rows` records without further allocation.
   void Reserve(size_t rows) {
-    weights_.reserve(rows);
-    raw_.reserve(rows);
-    filtered_.reserve(rows);
-    if (time_slot_ >= 0) times_.reserve(rows);
-    if (buffer_.capacity < rows * width_) GrowValues(rows * width_);
+    if (rows > capacity_) Grow(rows);
   }
 
   /// Work left to do before the batch can be processed (decoding its input), run by the
@@ -127,32 +126,27 @@ class Batch {
   size_t bytes = 0;           ///< input bytes the batch was decoded from
 
  private:
-  // Row values live in a buffer that grows by realloc, uninitialised (AddRow sets each row).
-  struct FreeValues {
-    void operator()(Value* p) const { std::free(p); }
+  // Per-record columns of trivially copyable types, grown together by realloc, uninitialised
+  // (AddRow sets each record): one capacity check per record.
+  struct Free {
+    void operator()(void* p) const { std::free(p); }
   };
-  struct ValueBuffer {
-    std::unique_ptr<Value[], FreeValues> values;
-    size_t capacity = 0;  // in Values
-    ValueBuffer() = default;
-    ValueBuffer(ValueBuffer&& o) noexcept : values(std::move(o.values)), capacity(std::exchange(o.capacity, 0)) {}
-    ValueBuffer& operator=(ValueBuffer&& o) noexcept {
-      values = std::move(o.values);
-      capacity = std::exchange(o.capacity, 0);
-      return *this;
-    }
-  };
-  void GrowValues(size_t capacity);
+  template <class T>
+  using Column = std::unique_ptr<T[], Free>;
+  template <class T>
+  static void Resize(Column<T>& column, size_t n);
+  void Grow(size_t capacity);
 
-  uint32_t width_;
-  ValueBuffer buffer_;
-  std::vector<int8_t> weights_;
-  std::vector<std::string_view> raw_;
-  std::vector<uint8_t> filtered_;
+  uint32_t width_ = 0;
+  size_t size_ = 0, capacity_ = 0;  // records, and the room every column has
+  Column<Value> values_;            // capacity_ * width_
+  Column<int8_t> weights_;
+  Column<std::string_view> raw_;
+  Column<uint8_t> filtered_;
   size_t filtered_count_ = 0;
-  std::vector<Timestamp> times_;  // with time_slot_ >= 0: one per record
+  Column<Timestamp> times_;  // with time_slot_ >= 0
   int32_t time_slot_ = -1;
-  Arena arena_;
+  Arena arena_{16 * 1024};
   std::vector<std::shared_ptr<const void>> holds_;
 };
 
