@@ -135,29 +135,33 @@ bool AtEnd(Doc& doc) {
   return doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
 }
 
-// Counts the double quotes among the first `n` bytes of p[0, N) (N a multiple of 64, n <= N, all
-// N bytes readable) and says whether a backslash is among those n bytes.
+// Copies p[0, N) to `out` (N a multiple of 64, all N bytes readable), counts the double quotes
+// among its first `n` bytes (n <= N) and says whether a backslash is among those n bytes. The
+// bytes are scanned as loaded from `p` (loads of bytes just stored would wait for the stores).
 struct QuoteScan {
   size_t quotes = 0;
   bool backslash = false;
 };
 template <size_t N>
-QuoteScan ScanQuotes(const char* p, size_t n) {
+QuoteScan CopyAndScanQuotes(const char* p, size_t n, char* out) {
   QuoteScan r;
 #if defined(__AVX2__)
   const __m256i quote = _mm256_set1_epi8('"'), slash = _mm256_set1_epi8('\\');
-  for (size_t i = 0; i < N && i < n; i += 64) {
+  for (size_t i = 0; i < N; i += 64) {
     auto load = [&](size_t at) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + at)); };
     auto bits = [](__m256i lo, __m256i hi, __m256i c) {
       return static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, c))) |
              static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, c)))) << 32;
     };
     __m256i lo = load(i), hi = load(i + 32);
-    const uint64_t keep = n - i >= 64 ? ~0ULL : (1ULL << (n - i)) - 1;
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), lo);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i + 32), hi);
+    const uint64_t keep = n >= i + 64 ? ~0ULL : n > i ? (1ULL << (n - i)) - 1 : 0;
     r.quotes += static_cast<size_t>(std::popcount(bits(lo, hi, quote) & keep));
     r.backslash |= (bits(lo, hi, slash) & keep) != 0;
   }
 #else
+  std::memcpy(out, p, N);
   for (size_t i = 0; i < n; ++i) {
     r.quotes += p[i] == '"';
     r.backslash |= p[i] == '\\';
@@ -429,11 +433,9 @@ struct JsonDecoder::Impl {
     const char* line = raw.data();
     size_t cut = kPrefix - 2;
     while (cut > 0 && (static_cast<uint8_t>(line[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
-    // (The line is read, not the copy: loads from bytes just stored would wait for the stores.)
-    QuoteScan scan = ScanQuotes<kPrefix>(line, cut);
-    if (scan.backslash) return false;  // escapes: quote parity alone does not say where strings end
     char* copy = prefix_copy;
-    std::memcpy(copy, line, kPrefix);
+    QuoteScan scan = CopyAndScanQuotes<kPrefix>(line, cut, copy);
+    if (scan.backslash) return false;  // escapes: quote parity alone does not say where strings end
     for (size_t i = cut; i < kPrefix - 2; ++i) copy[i] = ' ';
     copy[kPrefix - 2] = scan.quotes % 2 ? '"' : ' ';
     copy[kPrefix - 1] = '}';
