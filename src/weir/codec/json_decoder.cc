@@ -510,7 +510,7 @@ struct JsonDecoder::Impl {
       od::value v = fld.value();
       bool special = false;
       std::string_view* capture = nullptr;
-      if (options.envelopes) {
+      if (!prefix && options.envelopes) {  // (prefix reads are for lines without envelopes)
         if (RawKeyIs(key, "op")) {
           od::json_type vt;
           if ((err = v.type().get(vt))) break;
