@@ -38,6 +38,7 @@ struct Origin {
 class Batch {
  public:
   explicit Batch(uint32_t width = 0) : width_(width), arena_(16 * 1024) {}
+  /// A moved-from batch is empty (of the same width) and can be filled again.
   Batch(Batch&& o) noexcept { *this = std::move(o); }
   Batch& operator=(Batch&& o) noexcept;
 
