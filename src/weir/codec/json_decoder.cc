@@ -219,6 +219,7 @@ struct JsonDecoder::Impl {
       return;
     }
     gate = g;
+    BuildProbes();
   }
 
   void Build(const Layout& layout) {
@@ -408,11 +409,53 @@ struct JsonDecoder::Impl {
     return Walk(o, node, row, arena, depth);
   }
 
+  // Gate probes: the gate's `equals` texts as they appear, quoted, in the input. A line whose
+  // first bytes hold one is likely kept by the gate, and kept lines are decoded whole: it goes
+  // there straight away, without a prefix read that would stop at the gate. (A probe found
+  // elsewhere in the line, say as a key, only costs that line its prefix read.)
+  std::vector<std::string> probes;
+  void BuildProbes() {
+    if (gate->equals.size() > 4) return;
+    for (const DecodeGate::Equals& e : gate->equals) {
+      if (e.text.size() < 2 || e.text.size() > 64 || e.text.find_first_of("\"\\") != std::string_view::npos) {
+        probes.clear();
+        return;
+      }
+      probes.push_back("\"" + std::string(e.text) + "\"");
+    }
+  }
+  // True if one of the probes lies within p[0, n); p must have 32 readable bytes past n.
+  bool Probed(const char* p, size_t n) const {
+    for (const std::string& probe : probes) {
+      const size_t m = probe.size();
+      if (m > n) continue;
+#if defined(__AVX2__)
+      // Candidates by the text's first and last bytes (the quotes around it are in every JSON
+      // string), then compared whole.
+      const __m256i first = _mm256_set1_epi8(probe[1]), last = _mm256_set1_epi8(probe[m - 2]);
+      for (size_t i = 0; i + m <= n; i += 32) {
+        __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 1));
+        __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + m - 2));
+        auto hits = static_cast<uint32_t>(
+            _mm256_movemask_epi8(_mm256_and_si256(_mm256_cmpeq_epi8(a, first), _mm256_cmpeq_epi8(b, last))));
+        for (; hits != 0; hits &= hits - 1) {
+          const size_t at = i + static_cast<size_t>(std::countr_zero(hits));
+          if (at + m <= n && std::memcmp(p + at, probe.data(), m) == 0) return true;
+        }
+      }
+#else
+      if (std::string_view(p, n).find(probe) != std::string_view::npos) return true;
+#endif
+    }
+    return false;
+  }
+
   // Decodes one NDJSON line, from a prefix of it when that is enough (DecodeOptions::prefix_reads).
   Status DecodeLine(const char* begin, size_t len, Batch& batch, DecodeStats& stats) {
     if (prefix_paused == 0) {
       if (len >= kPrefix + 64 && all_mask != 0 && options.prefix_reads) {
         std::string_view raw = TrimRight(std::string_view(begin, len));
+        if (!probes.empty() && Probed(raw.data(), kPrefix - 2)) return Decode(begin, len, batch, 0);
         if (raw.size() <= options.max_event_bytes && raw.back() == '}') {
           bool hit = TryPrefix(raw, batch);
           AdaptPrefix(hit, raw.size());
