@@ -62,6 +62,7 @@ struct TrieNode {
     int32_t node = -1;             ///< child node index for deeper paths, or -1
     uint64_t gate_bit = 0;         ///< at the root: this key's bit in the gate masks
     bool event_time = false;       ///< at the root: the key whose value is read into Batch times
+    bool gate_equals = false;      ///< at the root: the gate's only field, and its `equals` all on it
     uint64_t word = 0, word2 = 0;  ///< the key's bytes 0-7 and 8-15, little-endian
     uint64_t mask = 0, mask2 = 0;  ///< which bytes of the words are part of the key
     void Prepare() {
@@ -220,6 +221,13 @@ struct JsonDecoder::Impl {
     }
     gate = g;
     BuildProbes();
+    // One field decides, by `equals` alone: prefix reads compare its string token directly.
+    if (g->decide.size() == 1 && !g->equals.empty()) {
+      bool all_on_it = true;
+      for (const DecodeGate::Equals& e : g->equals) all_on_it &= e.slot == g->decide[0];
+      for (auto& c : nodes[0].children)
+        if (all_on_it && c.slot == static_cast<int32_t>(g->decide[0]) && c.node < 0) c.gate_equals = true;
+    }
   }
 
   void Build(const Layout& layout) {
@@ -591,7 +599,26 @@ struct JsonDecoder::Impl {
         continue;
       }
       if (gate_state == 2 && !(c->gate_bit & always_mask)) continue;
-      if ((err = Fill(v, *c, row, arena, depth))) break;
+      bool decided = false;
+      if constexpr (prefix) {
+        // (Not when this field completes what is wanted: then nothing decides, as below.)
+        if (c->gate_equals && gate_state == 0 && (seen | c->gate_bit) != all_mask) {
+          // The gate's string, as Fill would read it (the copy holds no backslash), compared to
+          // its texts without a call to Keeps.
+          const std::string_view tok = TrimRight(v.raw_json_token());
+          if (tok.size() >= 2 && tok.front() == '"') {
+            const std::string_view inner = tok.substr(1, tok.size() - 2);
+            row[c->slot] = Value::String(Rebased(inner));
+            bool keep = false;
+            for (const DecodeGate::Equals& e : gate->equals) keep |= inner == e.text;
+            if (keep) break;  // kept: decoded whole (see below)
+            gate_state = 2;
+            batch.MarkFiltered(row_index);
+            decided = true;
+          }
+        }
+      }
+      if (!decided && (err = Fill(v, *c, row, arena, depth))) break;
       if (times && c->event_time) {
         auto t = EventTimeOf(row[c->slot]);
         batch.SetTime(row_index, t ? *t : kMinTimestamp);
