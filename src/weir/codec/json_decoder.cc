@@ -225,8 +225,9 @@ struct JsonDecoder::Impl {
     if (g->decide.size() == 1 && !g->equals.empty()) {
       bool all_on_it = true;
       for (const DecodeGate::Equals& e : g->equals) all_on_it &= e.slot == g->decide[0];
-      for (auto& c : nodes[0].children)
-        if (all_on_it && c.slot == static_cast<int32_t>(g->decide[0]) && c.node < 0) c.gate_equals = true;
+      if (all_on_it)
+        for (auto& c : nodes[0].children)
+          if (c.slot == static_cast<int32_t>(g->decide[0]) && c.node < 0) c.gate_equals = true;
     }
   }
 
@@ -290,7 +291,6 @@ struct JsonDecoder::Impl {
   alignas(64) char prefix_copy[kPrefix + PaddedBuffer::kPadding] = {};
   ptrdiff_t rebase = 0;
   const char* prefix_end = nullptr;
-  bool prefix_failed = false;
 
   // True when `v`, read in a prefix read, ends before the cut (see prefix_copy).
   bool EndsBeforeCut(const Value& v) const {
@@ -298,7 +298,7 @@ struct JsonDecoder::Impl {
     if (v.is_json()) return v.as_string().data() + v.as_string().size() <= prefix_end;
     return false;
   }
-  // The prefix size in use (128 or 256; 0 while paused), adapted per window of tried lines.
+  // Tried and settled lines and their bytes in the current window (AdaptPrefix).
   uint64_t window_tries = 0, window_hits = 0, window_bytes = 0;
   uint64_t prefix_paused = 0;  // lines still to decode whole before trying prefix reads again
 
@@ -494,10 +494,10 @@ struct JsonDecoder::Impl {
     if (parsers[0].iterate(copy, kPrefix, kPrefix + PaddedBuffer::kPadding).get(doc)) return false;
     rebase = line - copy;  // never 0: the copy is not the line
     prefix_end = line + cut;
-    prefix_failed = false;
-    Status st = DecodeDoc</*kPrefix=*/true>(doc, raw, batch, 0);
+    const size_t rows = batch.size();
+    (void)DecodeDoc</*kFromCopy=*/true>(doc, raw, batch, 0);  // adds the row only if settled
     rebase = 0;
-    return st && !prefix_failed;
+    return batch.size() > rows;
   }
 
   // Keeps prefix reads on while they pay: over each window of 1024 tried lines, the bytes that
@@ -525,8 +525,9 @@ struct JsonDecoder::Impl {
   }
 
   // Decodes a parsed document (a whole one, or one of a document stream) whose text is `raw`.
-  // kPrefix: a prefix read (see prefix_copy), at depth 0 without envelopes.
-  template <bool kPrefix, class Doc>
+  // kFromCopy: a prefix read (see prefix_copy), at depth 0 without envelopes; a line it does not
+  // settle leaves no row and no error.
+  template <bool kFromCopy, class Doc>
   Status DecodeDoc(Doc& doc, std::string_view raw, Batch& batch, int depth) {
     od::json_type t;
     if (auto e = doc.type().get(t)) return Fail(JsonError(e));
@@ -548,7 +549,7 @@ struct JsonDecoder::Impl {
     uint64_t seen = 0;
     bool cut_short = false;
     // Prefix read: once all is read, one more key may be (`finishing`), see prefix_copy.
-    constexpr bool prefix = kPrefix;
+    constexpr bool prefix = kFromCopy;
     bool finishing = false;
     for (auto field : obj) {
       od::field fld;
@@ -647,10 +648,7 @@ struct JsonDecoder::Impl {
     }
     if constexpr (prefix) {
       // Whatever the copy could not settle is left to a decode of the whole line.
-      if (err || !cut_short) {
-        batch.PopRow();
-        prefix_failed = true;
-      }
+      if (err || !cut_short) batch.PopRow();
       return Ok();
     }
     // (A document of a stream ends where simdjson found its end; a standalone one must end
