@@ -38,6 +38,8 @@ class GroupTable {
     if (key.size() <= SmallKey::kMax) small_.prefetch(SmallKey::Of(key));
   }
   const std::string& key(uint32_t id) const { return keys_[id]; }
+  /// Every id is below this.
+  uint32_t id_limit() const { return static_cast<uint32_t>(keys_.size()); }
   void Ref(uint32_t id) { ++refs_[id]; }
   /// Drops a reference; forgets the key when none is left.
   void Unref(uint32_t id) {

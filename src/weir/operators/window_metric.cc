@@ -59,6 +59,14 @@ WindowMetric::WindowMetric(std::shared_ptr<const MetricPlan> plan, uint32_t shar
   key_count_ = static_cast<uint32_t>(plan_.group_by.size());
   select_count_ = static_cast<uint32_t>(plan_.selects.size());
   agg_count_ = static_cast<uint32_t>(plan_.aggregates.size());
+  // Ranking needs the key values only if order_by, a select or having reads them.
+  auto reads_key = [&](const expr::ProgramPtr& p) {
+    return p && std::any_of(p->slots().begin(), p->slots().end(), [&](uint32_t s) { return s < key_count_; });
+  };
+  keys_after_ranking_ = plan_.limit > 0 && key_count_ > 0 && !reads_key(plan_.having) &&
+                        std::none_of(plan_.selects.begin(), plan_.selects.end(), reads_key) &&
+                        std::none_of(plan_.order_by.begin(), plan_.order_by.end(),
+                                     [&](const auto& ob) { return ob.first < key_count_; });
   Timestamp now = NowMillis();
   for (const auto& in : plan_.inputs) inputs_.push_back({in.source, in.partition, kMinTimestamp, now, false});
 }
@@ -584,59 +592,65 @@ void WindowMetric::FireWindow(Timestamp end, bool final, uint8_t only_dirty, run
   auto last = none ? panes_.end() : panes_.lower_bound(end);
   if (first == last) return;
 
-  // Groups to emit, and the state row(s) holding each.
-  bool single = std::next(first) == last;
-  std::vector<std::pair<uint32_t, const char*>> items;  // group, state
-  std::vector<char> merged;
+  // Groups to emit, and the state row holding each: a pane's own, or the panes' rows of a group
+  // merged into one state (in merged_, by position in fire_groups_).
+  const Timestamp rev_key = none ? kMinTimestamp : ws;
+  const bool seen = revisions_.count(rev_key) > 0;
+  // Every window (and every step of a cumulative one) with the same start writes the same rows:
+  // revisions count per start, so they only ever grow for a row.
+  const uint64_t revision = seen ? revisions_[rev_key] + 1 : 1;
+  std::vector<EmitItem>& emit = fire_items_;
+  emit.clear();
+  const bool single = std::next(first) == last;
+  const uint32_t ss = plan_.state_size;
   if (single) {
     Pane& p = first->second;
     for (uint32_t r = 0; r < p.rows(); ++r)
-      if (!only_dirty || (p.dirty[r] & only_dirty)) items.emplace_back(p.group_of[r], p.row(r));
+      if (!only_dirty || (p.dirty[r] & only_dirty)) emit.push_back({p.group_of[r], p.row(r), ws, end, revision, false});
   } else {
-    absl::flat_hash_map<uint32_t, uint32_t> index;
-    std::vector<uint32_t> order;
-    if (only_dirty) {
-      for (auto it = first; it != last; ++it)
-        for (uint32_t r = 0; r < it->second.rows(); ++r)
-          if ((it->second.dirty[r] & only_dirty) && index.try_emplace(it->second.group_of[r], order.size()).second)
-            order.push_back(it->second.group_of[r]);
-    } else {
-      for (auto it = first; it != last; ++it)
-        for (uint32_t g : it->second.group_of)
-          if (index.try_emplace(g, order.size()).second) order.push_back(g);
+    // Group ids are dense: a group's merged row is found by indexing merged_at_, not hashing.
+    std::vector<uint32_t>& at = merged_at_;
+    std::vector<uint32_t>& order = fire_groups_;
+    if (at.size() < groups_.id_limit()) at.resize(groups_.id_limit(), kNotMerged);
+    order.clear();
+    for (auto it = first; it != last; ++it) {
+      const Pane& p = it->second;
+      for (uint32_t r = 0; r < p.rows(); ++r) {
+        const uint32_t g = p.group_of[r];
+        if ((!only_dirty || (p.dirty[r] & only_dirty)) && at[g] == kNotMerged) {
+          at[g] = static_cast<uint32_t>(order.size());
+          order.push_back(g);
+        }
+      }
     }
-    merged.resize(static_cast<size_t>(order.size()) * plan_.state_size);
+    merged_.resize(order.size() * ss);
     for (size_t i = 0; i < order.size(); ++i) {
-      *reinterpret_cast<int64_t*>(merged.data() + i * plan_.state_size) = 0;
-      for (const auto& a : plan_.aggregates) a.fn->Init(merged.data() + i * plan_.state_size + a.offset);
+      *reinterpret_cast<int64_t*>(merged_.data() + i * ss) = 0;
+      for (const auto& a : plan_.aggregates) a.fn->Init(merged_.data() + i * ss + a.offset);
     }
     for (auto it = first; it != last; ++it) {
       Pane& p = it->second;
       for (uint32_t r = 0; r < p.rows(); ++r) {
-        auto f = index.find(p.group_of[r]);
-        if (f == index.end()) continue;
-        char* dst = merged.data() + static_cast<size_t>(f->second) * plan_.state_size;
+        const uint32_t i = at[p.group_of[r]];
+        if (i == kNotMerged) continue;
+        char* dst = merged_.data() + static_cast<size_t>(i) * ss;
         *reinterpret_cast<int64_t*>(dst) = aggregate::AddCount(*reinterpret_cast<int64_t*>(dst), *reinterpret_cast<const int64_t*>(p.row(r)));
         for (const auto& a : plan_.aggregates) a.fn->Merge(dst + a.offset, p.row(r) + a.offset);
       }
     }
-    for (size_t i = 0; i < order.size(); ++i) items.emplace_back(order[i], merged.data() + i * plan_.state_size);
+    for (size_t i = 0; i < order.size(); ++i) {
+      emit.push_back({order[i], merged_.data() + i * ss, ws, end, revision, false});
+      at[order[i]] = kNotMerged;
+    }
   }
 
   // Groups whose records were all retracted are emitted as deletions (EmitItems).
-  std::vector<EmitItem> emit;
-  emit.reserve(items.size());
-  // Every window (and every step of a cumulative one) with the same start writes the same rows:
-  // revisions count per start, so they only ever grow for a row.
-  const Timestamp rev_key = none ? kMinTimestamp : ws;
-  uint64_t revision = revisions_.count(rev_key) ? revisions_[rev_key] + 1 : 1;
-  for (const auto& [group, state] : items) emit.push_back({group, state, ws, end, revision, false});
-  EmitItems(emit, final, /*sorted_window=*/true, replace && revisions_.count(rev_key) > 0,
+  EmitItems(emit, final, /*sorted_window=*/true, replace && seen,
             replace ? std::optional<Timestamp>(none ? 0 : ws) : std::nullopt, out);
   if (!single) {
-    for (size_t i = 0; i < items.size(); ++i)
+    for (size_t i = 0; i < fire_groups_.size(); ++i)
       for (const auto& a : plan_.aggregates)
-        if (a.fn->has_destructor()) a.fn->Destroy(merged.data() + i * plan_.state_size + a.offset);
+        if (a.fn->has_destructor()) a.fn->Destroy(merged_.data() + i * ss + a.offset);
   }
   // A firing counts as a revision even when no row passed (`having`): whether a window fires
   // depends on its panes alone, which every shard of a partitioned metric shares, so all
@@ -650,17 +664,25 @@ bool WindowMetric::EmitItems(std::vector<EmitItem>& items, bool final, bool sort
   const uint32_t width = K + S + A;
   ResultBatch rb;
   rb.schema = &plan_.schema;
-  std::vector<Value> all;  // width values per candidate row
-  std::vector<uint32_t> source;  // item index per candidate row
+  // Keys of the rows that rank out of the top `limit` are never looked at when nothing that
+  // ranks reads them: they are decoded for the rows that stay (keys_after_ranking_).
+  const bool late_keys = sorted_window && keys_after_ranking_ && items.size() > static_cast<size_t>(plan_.limit);
+  std::vector<Value>& all = emit_values_;  // width values per candidate row
+  std::vector<uint32_t>& source = emit_source_;  // item index per candidate row
+  std::vector<uint32_t>& deletions = emit_deletions_;  // items whose earlier row must go
+  all.clear();
+  source.clear();
+  deletions.clear();
   all.reserve(items.size() * width);
   std::vector<Value> vals(width);
-  std::vector<uint32_t> deletions;  // items whose earlier row must go
   for (uint32_t i = 0; i < items.size(); ++i) {
     const EmitItem& item = items[i];
     bool exists = !item.deleted && *reinterpret_cast<const int64_t*>(item.state) > 0;
     if (exists) {
-      std::string_view key = KeyFor(item.group, rb);
-      for (uint32_t k = 0; k < K; ++k) vals[k] = DecodeKey(key, &rb.arena);
+      if (!late_keys) {
+        std::string_view key = KeyFor(item.group, rb);
+        for (uint32_t k = 0; k < K; ++k) vals[k] = DecodeKey(key, &rb.arena);
+      }
       for (uint32_t a = 0; a < A; ++a)
         vals[K + S + a] = plan_.aggregates[a].fn->Finalize(item.state + plan_.aggregates[a].offset, rb.arena);
       for (uint32_t s = 0; s < S; ++s) vals[K + s] = plan_.selects[s]->Eval(vals.data(), rb.arena);
@@ -677,7 +699,8 @@ bool WindowMetric::EmitItems(std::vector<EmitItem>& items, bool final, bool sort
   }
 
   size_t count = all.size() / width;
-  std::vector<uint32_t> order(count);
+  std::vector<uint32_t>& order = emit_order_;
+  order.resize(count);
   std::iota(order.begin(), order.end(), 0);
   if (sorted_window) {
     // Rows of a window go out in an order that depends on the data alone (not on arrival or
@@ -699,6 +722,12 @@ bool WindowMetric::EmitItems(std::vector<EmitItem>& items, bool final, bool sort
     std::sort(deletions.begin(), deletions.end(), [&](uint32_t x, uint32_t y) {
       return groups_.key(items[x].group) < groups_.key(items[y].group);
     });
+  }
+  if (late_keys) {
+    for (uint32_t idx : order) {
+      std::string_view key = KeyFor(items[source[idx]].group, rb);
+      for (uint32_t k = 0; k < K; ++k) all[static_cast<size_t>(idx) * width + k] = DecodeKey(key, &rb.arena);
+    }
   }
   if (order.empty() && deletions.empty() && !emit_if_empty && !shard_out_) return false;
 

@@ -247,6 +247,15 @@ class WindowMetric final : public runtime::Metric {
 
   // Per-batch scratch of Apply, reused.
   std::vector<char*> rows_;
+  // Per-firing scratch of FireWindow and EmitItems, reused.
+  static constexpr uint32_t kNotMerged = UINT32_MAX;
+  std::vector<uint32_t> merged_at_;   ///< group id -> position in fire_groups_, or kNotMerged
+  std::vector<uint32_t> fire_groups_;  ///< groups of a window over several panes
+  std::vector<char> merged_;           ///< their merged states
+  std::vector<EmitItem> fire_items_;
+  std::vector<Value> emit_values_;
+  std::vector<uint32_t> emit_source_, emit_order_, emit_deletions_;
+  bool keys_after_ranking_ = false;  ///< ranking (order_by, selects, having) reads no key
 };
 
 }  // namespace weir::operators

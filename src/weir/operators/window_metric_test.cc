@@ -135,6 +135,51 @@ TEST(TumblingWindow, FiresWhenWatermarkPassesEnd) {
             R"({"metric":"revenue","window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:01:00.000Z","cur":"USD","n":2,"total":30,"avg":15,"revision":1,"final":true})");
 }
 
+// A top-N ranks by order_by, then by group key; the rows it keeps carry their keys whether or
+// not anything that ranks reads a key (keys are then decoded only for the rows kept).
+TEST(TumblingWindow, TopNBreaksTiesByKeyAndKeepsKeys) {
+  const std::string in = R"({"type":"buy","ts":"2026-01-01T00:00:01Z","cur":"GBP","amount":1}
+{"type":"buy","ts":"2026-01-01T00:00:02Z","cur":"USD","amount":1}
+{"type":"buy","ts":"2026-01-01T00:00:03Z","cur":"EUR","amount":1}
+{"type":"buy","ts":"2026-01-01T00:00:04Z","cur":"USD","amount":1}
+{"type":"buy","ts":"2026-01-01T00:00:05Z","cur":"JPY","amount":1}
+{"type":"buy","ts":"2026-01-01T00:00:06Z","cur":"EUR","amount":1}
+{"type":"buy","ts":"2026-01-01T00:00:07Z","cur":"USD","amount":1}
+{"type":"buy","ts":"2026-01-01T00:00:08Z","cur":"CHF","amount":1}
+{"type":"view","ts":"2026-01-01T00:02:00Z"}
+)";
+  auto run = [&](const char* extra_select, const char* having, std::vector<std::pair<std::string, bool>> order) {
+    spec::MetricSpec m = RevenuePerMinute();
+    m.select = {{"n", E("count()"), {}}};
+    if (extra_select) m.select.push_back({"tag", E(extra_select), {}});
+    if (having) m.having = E(having);
+    for (auto& [name, desc] : order) m.order_by.push_back({name, desc});
+    m.limit = 2;
+    MetricHarness h(m);
+    h.Feed(in);
+    std::vector<std::string> got;
+    for (const std::string& row : h.out.Take()) got.push_back(row.substr(row.find("\"cur\"")));
+    return got;
+  };
+  const std::vector<std::string> usd_eur = {R"("cur":"USD","n":3,"revision":1,"final":true})",
+                                            R"("cur":"EUR","n":2,"revision":1,"final":true})"};
+  EXPECT_EQ(run(nullptr, nullptr, {{"n", true}}), usd_eur);
+  // n ascending: CHF, GBP and JPY tie at 1; the keys decide.
+  EXPECT_EQ(run(nullptr, nullptr, {{"n", false}}),
+            (std::vector<std::string>{R"("cur":"CHF","n":1,"revision":1,"final":true})",
+                                      R"("cur":"GBP","n":1,"revision":1,"final":true})"}));
+  // A select, having or order_by that reads the key.
+  EXPECT_EQ(run("concat(cur, '!')", nullptr, {{"n", true}}),
+            (std::vector<std::string>{R"("cur":"USD","n":3,"tag":"USD!","revision":1,"final":true})",
+                                      R"("cur":"EUR","n":2,"tag":"EUR!","revision":1,"final":true})"}));
+  EXPECT_EQ(run(nullptr, "cur <> 'USD'", {{"n", true}}),
+            (std::vector<std::string>{R"("cur":"EUR","n":2,"revision":1,"final":true})",
+                                      R"("cur":"CHF","n":1,"revision":1,"final":true})"}));
+  EXPECT_EQ(run(nullptr, nullptr, {{"cur", true}}),
+            (std::vector<std::string>{R"("cur":"USD","n":3,"revision":1,"final":true})",
+                                      R"("cur":"JPY","n":1,"revision":1,"final":true})"}));
+}
+
 TEST(TumblingWindow, OutOfOrderWithinBoundIsCounted) {
   MetricHarness h(RevenuePerMinute());
   h.Feed(R"({"type":"buy","ts":"2026-01-01T00:01:03Z","cur":"USD","amount":1}
