@@ -35,48 +35,31 @@ Timestamp FromCivil(int y, int mo, int d, int h, int mi, int s, int ms) {
 }
 
 namespace {
-// The common shape "YYYY-MM-DDTHH:MM:SS.mmmZ", parsed without branches per digit; the time of
-// its first 16 bytes (up to the minute) is cached per thread, as consecutive events almost always
-// share the minute: then only seconds and milliseconds are parsed.
 inline bool TwoDigits(const char* p, int& out) {
   unsigned a = static_cast<unsigned char>(p[0]) - '0', b = static_cast<unsigned char>(p[1]) - '0';
   out = static_cast<int>(a * 10 + b);
   return a <= 9 && b <= 9;
 }
-std::optional<Timestamp> ParseCanonical(std::string_view s) {
-  const char* p = s.data();
-  thread_local uint64_t cached_lo = 0, cached_hi = 0;  // bytes 0-7 and 8-15 of the last minute parsed
-  thread_local int64_t cached_minute = 0;              // its time, in ms
-  uint64_t lo, hi;
-  std::memcpy(&lo, p, 8);
-  std::memcpy(&hi, p + 8, 8);
-  int64_t minute;
-  if (lo == cached_lo && hi == cached_hi && cached_lo != 0) {
-    minute = cached_minute;
-  } else {
-    int y1, y2, mo, d, h, mi;
-    if (p[4] != '-' || p[7] != '-' || p[10] != 'T' || p[13] != ':') return std::nullopt;
-    if (!TwoDigits(p, y1) || !TwoDigits(p + 2, y2) || !TwoDigits(p + 5, mo) || !TwoDigits(p + 8, d) ||
-        !TwoDigits(p + 11, h) || !TwoDigits(p + 14, mi) || h > 23 || mi > 59)
-      return std::nullopt;
-    if (!year_month_day(year(y1 * 100 + y2), month(mo), day(d)).ok()) return std::nullopt;
-    minute = (DaysFromCivil(y1 * 100 + y2, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 24 + h) * 3600000LL +
-             mi * 60000LL;
-    cached_lo = lo;
-    cached_hi = hi;
-    cached_minute = minute;
-  }
-  int sec, ms1, ms2;
-  if (p[16] != ':' || p[19] != '.' || p[23] != 'Z' || !TwoDigits(p + 17, sec) || !TwoDigits(p + 20, ms1) ||
-      !TwoDigits(p + 21, ms2) || sec > 60)
-    return std::nullopt;
-  return minute + sec * 1000LL + ms1 * 10 + (ms2 % 10);
-}
 }  // namespace
+
+bool CanonicalTimeParser::ParseMinute(const char* p, uint64_t lo, uint64_t hi) {
+  int y1, y2, mo, d, h, mi;
+  if (p[4] != '-' || p[7] != '-' || p[10] != 'T' || p[13] != ':') return false;
+  if (!TwoDigits(p, y1) || !TwoDigits(p + 2, y2) || !TwoDigits(p + 5, mo) || !TwoDigits(p + 8, d) ||
+      !TwoDigits(p + 11, h) || !TwoDigits(p + 14, mi) || h > 23 || mi > 59)
+    return false;
+  if (!year_month_day(year(y1 * 100 + y2), month(mo), day(d)).ok()) return false;
+  minute_ = (DaysFromCivil(y1 * 100 + y2, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 24 + h) * 3600000LL +
+            mi * 60000LL;
+  lo_ = lo;
+  hi_ = hi;
+  return true;
+}
 
 std::optional<Timestamp> ParseIso8601(std::string_view s) {
   if (s.size() == 24) {
-    if (auto t = ParseCanonical(s)) return t;
+    thread_local CanonicalTimeParser canonical;
+    if (auto t = canonical.Parse(s)) return t;
   }
   int y, mo, d;
   if (s.size() < 10 || !Digits(s, 0, 4, y) || s[4] != '-' || !Digits(s, 5, 2, mo) || s[7] != '-' ||

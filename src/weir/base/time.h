@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <string>
@@ -29,6 +30,37 @@ inline bool InCivilRange(Timestamp t) { return t >= kCivilMin && t <= kCivilMax;
 /// Parses "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS[.fff…]]" with "Z", "+HH:MM", "+HHMM" or no zone
 /// (UTC). A space may stand for the 'T'. Returns nullopt on anything else.
 std::optional<Timestamp> ParseIso8601(std::string_view s);
+
+/// Parses the common shape "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 bytes; nullopt for anything else,
+/// which ParseIso8601 may still take). The time of the last minute parsed (the first 16 bytes) is
+/// kept, as consecutive events almost always share it: then only the seconds and milliseconds are
+/// parsed, inline. One per thread or decoder.
+class CanonicalTimeParser {
+ public:
+  std::optional<Timestamp> Parse(std::string_view s) {
+    if (s.size() != 24) return std::nullopt;
+    const char* p = s.data();
+    uint64_t lo, hi, tail;
+    std::memcpy(&lo, p, 8);
+    std::memcpy(&hi, p + 8, 8);
+    std::memcpy(&tail, p + 16, 8);  // ":SS.mmmZ", little-endian: byte i at bits 8i
+    if ((lo != lo_ || hi != hi_ || lo_ == 0) && !ParseMinute(p, lo, hi)) return std::nullopt;
+    constexpr uint64_t kDigits = 0x00FFFFFF00FFFF00ULL;  // bytes 1, 2, 4, 5, 6
+    constexpr uint64_t kShape = 0x5A0000002E00003AULL;   // ':' . . '.' . . . 'Z'
+    if ((tail & ~kDigits) != kShape) return std::nullopt;
+    const uint64_t d = (tail & kDigits) ^ (0x3030303030303030ULL & kDigits);  // each 0..9 if a digit
+    if (((d | (d + (0x0606060606060606ULL & kDigits))) & (0xF0F0F0F0F0F0F0F0ULL & kDigits)) != 0) return std::nullopt;
+    auto digit = [d](int byte) { return static_cast<int64_t>((d >> (8 * byte)) & 0xF); };
+    const int64_t sec = digit(1) * 10 + digit(2);
+    if (sec > 60) return std::nullopt;
+    return minute_ + sec * 1000 + digit(4) * 100 + digit(5) * 10 + digit(6);
+  }
+
+ private:
+  bool ParseMinute(const char* p, uint64_t lo, uint64_t hi);
+  uint64_t lo_ = 0, hi_ = 0;  ///< bytes 0-7 and 8-15 of the last minute parsed
+  Timestamp minute_ = 0;      ///< its time
+};
 
 /// "2026-02-16T10:30:00.123Z"
 std::string FormatIso8601(Timestamp t);

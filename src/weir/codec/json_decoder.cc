@@ -287,6 +287,7 @@ struct JsonDecoder::Impl {
   // walked for deeper paths) the key and colon of one more top-level field must be read: the
   // bytes added to close the copy hold no colon, so all before it is the line's own. Otherwise
   // the line is decoded whole.
+  CanonicalTimeParser canonical_time;  // event times of the common shape
   static constexpr size_t kPrefix = 128;  // one step of simdjson's first pass
   alignas(64) char prefix_copy[kPrefix + PaddedBuffer::kPadding] = {};
   ptrdiff_t rebase = 0;
@@ -621,7 +622,10 @@ struct JsonDecoder::Impl {
       }
       if (!decided && (err = Fill(v, *c, row, arena, depth))) break;
       if (times && c->event_time) {
-        auto t = EventTimeOf(row[c->slot]);
+        // (As EventTimeOf, with the common string shape parsed inline.)
+        const Value& tv = row[c->slot];
+        std::optional<Timestamp> t = tv.is_string() ? canonical_time.Parse(tv.as_string()) : std::nullopt;
+        if (!t) t = EventTimeOf(tv);
         batch.SetTime(row_index, t ? *t : kMinTimestamp);
       }
       seen |= c->gate_bit;
