@@ -112,8 +112,10 @@ struct DecodeOptions {
   /// first 128 bytes; when every field the pipeline needs (or the gate's decision and the event
   /// time) lies whole within them, the rest of the line is neither scanned nor checked, beyond
   /// ending in `}`. Otherwise the whole line is decoded as usual; while that is the common case,
-  /// prefix reads pause. For replayed streams (files, the simulator); HTTP leaves it off, so that
-  /// every event it acknowledges has been checked whole.
+  /// prefix reads pause. A line the gate probably keeps (its `equals` text quoted in the first
+  /// bytes) is read the same way from its first 256 bytes, through to every field wanted. For
+  /// replayed streams (files, the simulator); HTTP leaves it off, so that every event it
+  /// acknowledges has been checked whole.
   bool prefix_reads = false;
 };
 

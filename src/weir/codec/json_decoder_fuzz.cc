@@ -1,5 +1,5 @@
 // libFuzzer entry point for the JSON decoder: every input shape (NDJSON, a document, change
-// envelopes, prefix reads) over a layout with nested paths. It must never crash, and rows must stay
+// envelopes, prefix reads, a gate) over a layout with nested paths. It must never crash, and rows must stay
 // consistent with the counts it reports.
 //
 // Build, as one command (needs clang with libFuzzer and a libstdc++ that clang can compile with <expected>):
@@ -19,9 +19,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       l->Intern(p);
     return l;
   }();
+  // Config 3: prefix reads under a gate of `status = 'ok'` (short and long copies, probes).
+  static codec::DecodeGate* gate = [] {
+    auto* g = new codec::DecodeGate();
+    const uint32_t status = *layout->Find("status"), ts = *layout->Find("ts_ms");
+    g->decide = {status};
+    g->always = {ts};
+    g->keep = [status](const Value* row, Arena&) { return row[status].is_string() && row[status].as_string() == "ok"; };
+    g->equals = {{status, "ok"}};
+    g->time_slot = static_cast<int32_t>(ts);
+    return g;
+  }();
   std::string_view in(reinterpret_cast<const char*>(data), size);
-  for (int config = 0; config < 3; ++config) {
-    codec::JsonDecoder dec(*layout, codec::DecodeOptions{.max_event_bytes = 4096, .envelopes = config == 1, .prefix_reads = config == 2});
+  for (int config = 0; config < 4; ++config) {
+    codec::JsonDecoder dec(*layout, codec::DecodeOptions{.max_event_bytes = 4096, .envelopes = config == 1,
+                                                         .gate = config == 3 ? gate : nullptr,
+                                                         .prefix_reads = config >= 2});
     auto buf = codec::PaddedBuffer::Copy(in);
     {
       Batch b(layout->width());

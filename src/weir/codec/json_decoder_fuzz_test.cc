@@ -28,6 +28,11 @@ const std::vector<std::string> kCorpus = {
     "{\"status\":\"" + std::string(100, 's') + "\",\"a\":{\"b\":{\"c\":\"\xc3\xa9\xc3\xa9\"}},\"ts_ms\":12345," +
         "\"properties\":{\"amount\":12.5},\"tail\":\"" + std::string(300, 't') + "\"}\n{\"x\":{\"y\":[" +
         std::string(200, '1') + "]},\"ts_ms\":\"2026-01-01T00:00:00Z\",\"op\":\"" + std::string(250, 'o') + "\"}",
+    // Lines the gate keeps (`status` "ok" in the first bytes): long prefix reads.
+    "{\"status\":\"ok\",\"ts_ms\":\"2026-01-01T00:00:00.250Z\",\"pad\":\"" + std::string(150, 'p') +
+        "\",\"a\":{\"b\":{\"c\":7}},\"properties\":{\"amount\":1.5},\"x\":{\"y\":1},\"tail\":\"" +
+        std::string(200, 't') + "\"}\n{\"ts_ms\":9,\"status\":\"ok\",\"a\":\"" + std::string(230, 'a') +
+        "\",\"properties\":{\"amount\":2},\"tail\":\"" + std::string(100, 't') + "\"}",
 };
 
 TEST(JsonDecoderFuzz, CorpusAndMutationsNeverCrash) {

@@ -491,35 +491,44 @@ TEST(PrefixReads, CheckWhatIsReadAndTheClosingBrace) {
   }
 }
 
-// A gate's `equals` text seen quoted in a line's first bytes sends the line straight to a whole
-// decode (kept lines are read whole); seen as something else than the gate's field, it only costs
-// the line its prefix read: the gate still decides on the field.
-TEST(PrefixReads, GateProbeOnlyChoosesTheWholeDecode) {
+// A gate's `equals` text seen quoted in a line's first bytes sends the line to a long prefix read
+// that reads a kept event through (or, when what is wanted lies beyond it, to a whole decode);
+// seen as something else than the gate's field, it changes no outcome: the gate still decides on
+// the field.
+TEST(PrefixReads, GateProbeOnlyChoosesTheRead) {
   Layout layout;
-  uint32_t type = layout.Intern("event_type"), ts = layout.Intern("ts_ms");
+  uint32_t type = layout.Intern("event_type"), ts = layout.Intern("ts_ms"), amount = layout.Intern("amount");
   DecodeGate gate;
   gate.decide = {type};
   gate.always = {ts};
   gate.keep = [type](const Value* row, Arena&) { return row[type].is_string() && row[type].as_string() == "purchase"; };
   gate.equals = {{type, "purchase"}};
   gate.time_slot = static_cast<int32_t>(ts);
-  const std::string tail = ",\"tail\":\"" + std::string(300, 't') + "\"}\n";
-  const std::string text = "{\"event_type\":\"purchase\",\"ts_ms\":1" + tail +             // kept
-                           "{\"event_type\":\"view\",\"ts_ms\":2" + tail +                 // dropped, from the prefix
+  const std::string tail = ",\"amount\":5,\"tail\":\"" + std::string(300, 't') + "\"}\n";
+  const std::string far = ",\"tail\":\"" + std::string(300, 't') + "\",\"amount\":6}\n";
+  const std::string text = "{\"event_type\":\"purchase\",\"ts_ms\":1" + tail +             // kept, long read
+                           "{\"event_type\":\"view\",\"ts_ms\":2" + tail +                 // dropped, short read
                            "{\"purchase\":1,\"event_type\":\"view\",\"ts_ms\":3" + tail +  // probed, then dropped
-                           "{\"note\":\"purchase\",\"event_type\":\"purchase\",\"ts_ms\":4" + tail;
+                           "{\"note\":\"purchase\",\"event_type\":\"purchase\",\"ts_ms\":4" + tail +
+                           "{\"event_type\":\"purchase\",\"ts_ms\":5" + far;  // amount beyond the long copy
   auto buf = PaddedBuffer::Copy(text);
-  JsonDecoder dec(layout, {.envelopes = false, .gate = &gate, .prefix_reads = true});
-  Batch b(layout.width());
-  b.Hold(buf);
-  DecodeStats st = dec.DecodeNdjson(*buf, b, nullptr);
-  ASSERT_EQ(b.size(), 4u);
-  EXPECT_EQ(st.prefix_reads, 1u);  // only the line without the probe
-  EXPECT_FALSE(b.filtered(0));
-  EXPECT_TRUE(b.filtered(1));
-  EXPECT_TRUE(b.filtered(2));
-  EXPECT_FALSE(b.filtered(3));
-  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(b.times(ts)[i], static_cast<Timestamp>(i + 1) * 1000);  // epoch seconds
+  for (bool prefix : {false, true}) {
+    JsonDecoder dec(layout, {.envelopes = false, .gate = &gate, .prefix_reads = prefix});
+    Batch b(layout.width());
+    b.Hold(buf);
+    DecodeStats st = dec.DecodeNdjson(*buf, b, nullptr);
+    ASSERT_EQ(b.size(), 5u);
+    EXPECT_EQ(st.prefix_reads, prefix ? 4u : 0u);  // all but the last
+    EXPECT_FALSE(b.filtered(0));
+    EXPECT_TRUE(b.filtered(1));
+    EXPECT_TRUE(b.filtered(2));
+    EXPECT_FALSE(b.filtered(3));
+    EXPECT_FALSE(b.filtered(4));
+    for (size_t i = 0; i < 5; ++i) EXPECT_EQ(b.times(ts)[i], static_cast<Timestamp>(i + 1) * 1000);  // epoch seconds
+    EXPECT_EQ(b.at(0, amount).as_int(), 5);
+    EXPECT_EQ(b.at(3, amount).as_int(), 5);
+    EXPECT_EQ(b.at(4, amount).as_int(), 6);
+  }
 }
 
 }  // namespace
