@@ -434,9 +434,9 @@ struct JsonDecoder::Impl {
   }
 
   // Gate probes: the gate's `equals` texts as they appear, quoted, in the input. A line whose
-  // first bytes hold one is likely kept by the gate, and kept lines are decoded whole: it goes
-  // there straight away, without a prefix read that would stop at the gate. (A probe found
-  // elsewhere in the line, say as a key, only costs that line its prefix read.)
+  // first bytes hold one is likely kept by the gate, and the fields of a kept event seldom all lie
+  // in a short prefix: it goes to a long prefix read (or a whole decode) straight away. (A probe
+  // found elsewhere in the line, say as a key, changes no outcome.)
   std::vector<std::string> probes;
   void BuildProbes() {
     if (gate->equals.size() > 4) return;
