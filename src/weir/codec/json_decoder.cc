@@ -60,7 +60,7 @@ struct TrieNode {
     std::string key;
     int32_t slot = -1;             ///< slot to fill with this key's value, or -1
     int32_t node = -1;             ///< child node index for deeper paths, or -1
-    uint64_t gate_bit = 0;         ///< at the root: this key's bit in the gate masks
+    uint64_t gate_bit = 0;         ///< this key's bit among its node's keys (at the root: in the gate masks)
     bool event_time = false;       ///< at the root: the key whose value is read into Batch times
     bool gate_equals = false;      ///< at the root: the gate's only field, and its `equals` all on it
     uint64_t word = 0, word2 = 0;  ///< the key's bytes 0-7 and 8-15, little-endian
@@ -77,6 +77,7 @@ struct TrieNode {
     }
   };
   std::vector<Child> children;
+  uint64_t all = 0;  ///< every child's gate_bit (below the root, without envelopes): see Walk
 
   const Child* Find(std::string_view key) const {
     for (const Child& c : children)
@@ -202,8 +203,14 @@ struct JsonDecoder::Impl {
   void BuildEarlyStops(const Layout& layout) {
     const DecodeGate* g = options.envelopes ? nullptr : options.gate;
     auto& root = nodes[0].children;
-    if (options.envelopes || root.size() > 64 || root.empty()) return;
-    for (size_t i = 0; i < root.size(); ++i) root[i].gate_bit = 1ULL << i;
+    if (options.envelopes) return;
+    for (TrieNode& n : nodes) {
+      if (n.children.size() > 64 || n.children.empty()) continue;
+      for (size_t i = 0; i < n.children.size(); ++i) n.children[i].gate_bit = 1ULL << i;
+      n.all = n.children.size() == 64 ? ~0ULL : (1ULL << n.children.size()) - 1;
+    }
+    nodes[0].all = 0;  // the root stops by all_mask, in DecodeDoc
+    if (root.size() > 64 || root.empty()) return;
     all_mask = root.size() == 64 ? ~0ULL : (1ULL << root.size()) - 1;
     if (!g || g->decide.empty() || !g->keep) return;
     auto mask_of = [&](const std::vector<uint32_t>& slots, uint64_t* mask) {
@@ -386,8 +393,14 @@ struct JsonDecoder::Impl {
     return simdjson::INCORRECT_TYPE;
   }
 
-  // Walks `obj` against trie node `node`, filling `row`.
+  // Walks `obj` against trie node `node`, filling `row`. Like the top level, a nested object is
+  // read only until every key of its node has been seen (without envelopes); then `walk_last` is
+  // the last leaf value read, when it was a leaf (or a nested object that stopped the same way),
+  // else null. Its end tells a prefix read whether the object settled it (see prefix_copy).
+  const Value* walk_last = nullptr;
   simdjson::error_code Walk(od::object obj, int32_t node, Value* row, Arena& arena, int depth) {
+    const uint64_t all = nodes[node].all;
+    uint64_t seen = 0;
     for (auto field : obj) {
       od::field f;
       if (auto e = std::move(field).get(f)) return e;
@@ -395,12 +408,18 @@ struct JsonDecoder::Impl {
       if (!c) continue;
       od::value v = f.value();
       if (auto e = Fill(v, *c, row, arena, depth)) return e;
+      if (all != 0 && (seen |= c->gate_bit) == all) {
+        walk_last = c->node < 0 ? &row[c->slot] : c->slot < 0 ? walk_last : nullptr;
+        return simdjson::SUCCESS;
+      }
     }
+    walk_last = nullptr;
     return simdjson::SUCCESS;
   }
 
   simdjson::error_code Fill(od::value v, const TrieNode::Child& c, Value* row, Arena& arena, int depth) {
     if (c.node < 0) return ReadValue(v, &row[c.slot], arena);
+    walk_last = nullptr;  // until a Walk below says otherwise
     od::json_type t;
     if (auto e = v.type().get(t)) return e;
     if (t != od::json_type::object) {
@@ -685,9 +704,14 @@ struct JsonDecoder::Impl {
         done = gate_state == 2 && (seen & always_mask) == always_mask;
       }
       if (done) {
-        if (prefix && !(c->node < 0 && EndsBeforeCut(row[c->slot]))) {
-          finishing = true;
-          continue;
+        if constexpr (prefix) {
+          // The last value read: this field's, or the last of those an object walked for deeper
+          // paths read before it stopped (Walk).
+          const Value* last = c->node < 0 ? &row[c->slot] : c->slot < 0 && !decided ? walk_last : nullptr;
+          if (!last || !EndsBeforeCut(*last)) {
+            finishing = true;
+            continue;
+          }
         }
         cut_short = true;
         break;

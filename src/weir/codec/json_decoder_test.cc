@@ -531,5 +531,42 @@ TEST(PrefixReads, GateProbeOnlyChoosesTheRead) {
   }
 }
 
+// A nested object is read until every key wanted from it has been seen, like the top level: a
+// repeated key after that is not read, by whole and prefix reads alike. A prefix read is settled
+// by the last nested value when it ends before the cut, without reading another top-level key.
+TEST(PrefixReads, NestedObjectsStopOnceEverythingIsRead) {
+  Layout layout;
+  const uint32_t type = layout.Intern("event_type"), ts = layout.Intern("ts_ms");
+  const uint32_t amount = layout.Intern("properties.amount"), currency = layout.Intern("properties.currency");
+  DecodeGate gate;
+  gate.decide = {type};
+  gate.always = {ts};
+  gate.keep = [type](const Value* row, Arena&) { return row[type].is_string() && row[type].as_string() == "purchase"; };
+  gate.equals = {{type, "purchase"}};
+  gate.time_slot = static_cast<int32_t>(ts);
+  // The properties end past byte 256; the currency well before it.
+  const std::string props = R"("properties":{"amount":7,"note":")" + std::string(140, 'n') +
+                            R"(","currency":"EUR","pad":")" + std::string(60, 'p') +
+                            R"(","amount":8,"currency":"USD","more":")" + std::string(100, 'm') + "\"}";
+  const std::string line = R"({"event_type":"purchase","ts_ms":1,)" + props + R"(,"tail":")" + std::string(50, 't') + "\"}\n";
+  ASSERT_GT(line.find("\"currency\":\"USD\""), 256u);
+  ASSERT_LT(line.find("\"currency\":\"EUR\""), 230u);
+  auto buf = PaddedBuffer::Copy(line + line);
+  for (bool prefix : {false, true}) {
+    JsonDecoder dec(layout, {.envelopes = false, .gate = &gate, .prefix_reads = prefix});
+    Batch b(layout.width());
+    b.Hold(buf);
+    DecodeStats st = dec.DecodeNdjson(*buf, b, nullptr);
+    ASSERT_EQ(b.size(), 2u);
+    EXPECT_EQ(st.prefix_reads, prefix ? 2u : 0u);
+    for (size_t i = 0; i < 2; ++i) {
+      EXPECT_EQ(b.at(i, amount).as_int(), 7);
+      EXPECT_EQ(b.at(i, currency).as_string(), "EUR");
+      // Strings point into the line itself, not into a copy.
+      EXPECT_EQ(b.at(i, currency).as_string().data(), b.raw(i).data() + line.find("EUR"));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace weir::codec
