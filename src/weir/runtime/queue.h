@@ -27,7 +27,11 @@ class BoundedQueue {
   /// Blocks while full. Returns false if the queue was closed.
   bool Push(T item, size_t bytes) {
     std::unique_lock lock(mu_);
-    not_full_.wait(lock, [&] { return closed_ || HasRoom(bytes); });
+    if (!closed_ && !HasRoom(bytes)) {
+      ++blocked_;
+      not_full_.wait(lock, [&] { return closed_ || HasRoom(bytes); });
+      --blocked_;
+    }
     if (closed_) return false;
     Enqueue(std::move(item), bytes);
     lock.unlock();
@@ -95,8 +99,12 @@ class BoundedQueue {
     Entry e = std::move(items_.front());
     items_.pop_front();
     bytes_ -= e.bytes;
+    // Producers blocked on a full queue are woken once it is half empty, not as each item
+    // leaves: a producer that is always ahead (a mapped file) then runs once per half a queue,
+    // not once per item, each time taking the core from the consumer.
+    const bool wake = blocked_ > 0 && items_.size() + reserved_items_ <= max_items_ / 2 && bytes_ <= max_bytes_ / 2;
     lock.unlock();
-    not_full_.notify_all();
+    if (wake) not_full_.notify_all();
     return std::move(e.item);
   }
 
@@ -145,6 +153,7 @@ class BoundedQueue {
   std::deque<Entry> items_;
   size_t bytes_ = 0;
   size_t reserved_items_ = 0;
+  size_t blocked_ = 0;  ///< producers waiting in Push
   bool closed_ = false;
 };
 
