@@ -1,5 +1,6 @@
 #include "weir/model/key_codec.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -120,13 +121,28 @@ void EncodeKey(const Value& v, std::string& out) {
       PutBigEndian(SortableInt(v.as_time()), out);
       break;
     case ValueType::kString:
-      out.push_back(static_cast<char>(kStringTag));
-      PutBytes(v.as_string(), out);
+    case ValueType::kJson: {
+      const char tag = static_cast<char>(v.type() == ValueType::kString ? kStringTag : kJsonTag);
+      const std::string_view s = v.as_string();
+      const size_t n = s.size();
+      // Most keys are short and hold no 0x00: the tag, the bytes and the terminator in one write.
+      if (n <= 16) {
+        uint64_t a, b;
+        LoadUpTo16(s.data(), n, a, b);
+        if (!HasZeroByte(a, std::min<size_t>(n, 8)) && !(n > 8 && HasZeroByte(b, n - 8))) {
+          char buf[19];
+          buf[0] = tag;
+          if (n) std::memcpy(buf + 1, s.data(), n);
+          buf[1 + n] = '\0';
+          buf[2 + n] = '\x01';
+          out.append(buf, n + 3);
+          break;
+        }
+      }
+      out.push_back(tag);
+      PutBytes(s, out);
       break;
-    case ValueType::kJson:
-      out.push_back(static_cast<char>(kJsonTag));
-      PutBytes(v.as_string(), out);
-      break;
+    }
   }
 }
 

@@ -45,6 +45,28 @@ TEST(KeyCodec, RoundTripsTuples) {
   EXPECT_TRUE(p.empty());
 }
 
+// Strings encode as the tag, the bytes with 0x00 escaped as 0x00 0xFF, then 0x00 0x01: short ones
+// without 0x00 take a path of their own, which must write the same.
+TEST(KeyCodec, StringsOfEveryLengthWithAndWithoutZeroBytes) {
+  for (size_t len = 0; len <= 24; ++len) {
+    for (int zero = -1; zero < static_cast<int>(len); ++zero) {
+      std::string text;
+      for (size_t i = 0; i < len; ++i) text += static_cast<char>('a' + i);
+      if (zero >= 0) text[static_cast<size_t>(zero)] = '\0';
+      std::string want(1, '\x30');
+      for (char c : text) want += c == '\0' ? std::string("\0\xff", 2) : std::string(1, c);
+      want += std::string("\0\x01", 2);
+      std::string out = "prefix";  // appended to what is there
+      EncodeKey(Value::String(text), out);
+      EXPECT_EQ(out, "prefix" + want) << len << " " << zero;
+      Arena arena;
+      std::string_view in = std::string_view(out).substr(6);
+      EXPECT_EQ(DecodeKey(in, &arena).as_string(), text);
+      EXPECT_TRUE(in.empty());
+    }
+  }
+}
+
 TEST(KeyCodec, IntegralDoubleEqualsInt) { EXPECT_EQ(Enc(Value::Double(3.0)), Enc(Value::Int(3))); }
 
 TEST(KeyCodec, ShortStringKeyIsTheEncodingInTwoWords) {
