@@ -322,7 +322,7 @@ struct JsonDecoder::Impl {
   // Tried and settled lines and their bytes in the current window (AdaptPrefix).
   uint64_t window_tries = 0, window_hits = 0, window_bytes = 0;
   uint64_t prefix_paused = 0;  // lines still to decode whole before trying prefix reads again
-  // The same for long prefix reads (AdaptLongPrefix), counted in probed lines.
+  // The same for long prefix reads (AdaptLongPrefix), counted in the lines that try them.
   uint64_t long_tries = 0, long_hits = 0, long_paused = 0;
 
   std::string_view Rebased(std::string_view s) const { return {s.data() + rebase, s.size()}; }
@@ -495,30 +495,31 @@ struct JsonDecoder::Impl {
 
   // Decodes one NDJSON line, from a prefix of it when that is enough (DecodeOptions::prefix_reads).
   Status DecodeLine(const char* begin, size_t len, Batch& batch, DecodeStats& stats) {
-    if (prefix_paused == 0) {
-      if (len >= kPrefix + 64 && all_mask != 0 && options.prefix_reads) {
-        std::string_view raw = TrimRight(std::string_view(begin, len));
-        if (!probes.empty() && Probed(raw.data(), kPrefix - 2)) return DecodeProbed(raw, batch, stats);
-        if (raw.size() <= options.max_event_bytes && raw.back() == '}') {
-          bool hit = TryPrefix<kPrefix>(raw, batch);
-          AdaptPrefix(hit, raw.size());
-          if (hit) {
-            ++stats.prefix_reads;
-            return Ok();
-          }
+    if (len >= kPrefix + 64 && all_mask != 0 && options.prefix_reads) {
+      std::string_view raw = TrimRight(std::string_view(begin, len));
+      if (raw.size() <= options.max_event_bytes && raw.back() == '}') {
+        if (!probes.empty() && Probed(raw.data(), kPrefix - 2)) return DecodeLong(raw, batch, stats);
+        if (prefix_paused > 0) {
+          --prefix_paused;
+          return DecodeLong(raw, batch, stats);
+        }
+        bool hit = TryPrefix<kPrefix>(raw, batch);
+        AdaptPrefix(hit, raw.size());
+        if (hit) {
+          ++stats.prefix_reads;
+          return Ok();
         }
       }
-    } else {
-      --prefix_paused;
     }
     return Decode(begin, len, batch, 0);
   }
 
-  // A line the gate probably keeps: from a long prefix when that settles it.
-  [[gnu::noinline]] Status DecodeProbed(std::string_view raw, Batch& batch, DecodeStats& stats) {
+  // A line the gate probably keeps, or any line while short prefix reads do not pay: from a long
+  // prefix when that settles it.
+  [[gnu::noinline]] Status DecodeLong(std::string_view raw, Batch& batch, DecodeStats& stats) {
     if (long_paused > 0) {
       --long_paused;
-    } else if (raw.size() > kLongPrefix + 32 && raw.size() <= options.max_event_bytes && raw.back() == '}') {
+    } else if (raw.size() > kLongPrefix) {
       bool hit = TryPrefix<kLongPrefix>(raw, batch);
       AdaptLongPrefix(hit);
       if (hit) {
@@ -555,7 +556,7 @@ struct JsonDecoder::Impl {
 
   // Keeps long prefix reads on while nearly all settle (one that does not costs about three
   // times what one that does spares): below 80% over a window of 256, they pause for 2^16
-  // probed lines.
+  // of the lines that would try them.
   void AdaptLongPrefix(bool hit) {
     long_hits += hit;
     if (++long_tries < 256) return;

@@ -568,5 +568,31 @@ TEST(PrefixReads, NestedObjectsStopOnceEverythingIsRead) {
   }
 }
 
+// While short prefix reads do not pay (what is wanted lies past the first 128 bytes), lines are
+// read from the long, 256-byte copy instead, with or without a gate.
+TEST(PrefixReads, LongCopiesWhileShortOnesPause) {
+  Layout layout;
+  const uint32_t a = layout.Intern("a"), ts = layout.Intern("ts_ms");
+  std::string text;
+  for (int i = 0; i < 3000; ++i)
+    text += "{\"pad\":\"" + std::string(150, 'x') + "\",\"a\":" + std::to_string(i) + ",\"ts_ms\":" +
+            std::to_string(1767225600000 + i) + ",\"tail\":\"" + std::string(100, 't') + "\"}\n";
+  auto buf = PaddedBuffer::Copy(text);
+  for (bool prefix : {false, true}) {
+    JsonDecoder dec(layout, {.envelopes = false, .prefix_reads = prefix});
+    Batch b(layout.width());
+    b.Hold(buf);
+    DecodeStats st = dec.DecodeNdjson(*buf, b, nullptr);
+    ASSERT_EQ(b.size(), 3000u);
+    // The first 1024 lines try the short copy in vain; then short reads pause and long ones settle.
+    if (prefix) EXPECT_GE(st.prefix_reads, 1900u);
+    else EXPECT_EQ(st.prefix_reads, 0u);
+    for (size_t i = 0; i < 3000; ++i) {
+      ASSERT_EQ(b.at(i, a).as_int(), static_cast<int64_t>(i));
+      ASSERT_EQ(b.at(i, ts).as_int(), 1767225600000 + static_cast<int64_t>(i));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace weir::codec
