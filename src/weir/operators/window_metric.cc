@@ -185,9 +185,9 @@ struct Prepared final : runtime::PreparedState {
   std::vector<uint32_t> key_end;  // end offset of record i's key in `keys`
   std::vector<Value> args;        // argument columns of every aggregate, n values each
   std::vector<uint8_t> owner;     // partitioned metrics: the shard owning record i's group
-  // When most records are not kept, the records Apply visits: every kept one, and of each run of
-  // others (which count for their event time alone) the last, its time raised to the run's
-  // latest. Empty: every record.
+  // When most records are not kept (by the gate or by `where`), the records Apply visits: every
+  // kept one, and of each run of others (which count for their event time alone) the last, its
+  // time raised to the run's latest. Empty: every record.
   std::vector<uint32_t> steps;
   uint64_t invalid_time = 0;
 };
@@ -256,29 +256,34 @@ std::unique_ptr<runtime::PreparedState> WindowMetric::Prepare(Batch& batch) cons
   } else {
     std::fill(p.times.begin(), p.times.end(), batch.ingest_time ? batch.ingest_time : NowMillis());
   }
-  if (sparse) {
-    select();  // what `where` and the event time left
-    // A record that is not kept only raises its partition's latest time, which Apply reads
-    // before each record it visits: a run of them acts as its last with the run's latest time.
-    // (Windows a run makes due then fire at the next record visited rather than inside the run;
-    // no record of the run is folded, so what they emit is the same.)
-    p.steps.reserve(2 * sel.size() + 1);
+  if (sparse) select();  // what `where` and the event time left
+  // A record that is not kept only raises its partition's latest time, which Apply reads before
+  // each record it visits: when most are not kept, a run of them acts as its last with the run's
+  // latest time. (Windows a run makes due then fire at the next record visited rather than inside
+  // the run; no record of the run is folded, so what they emit is the same.)
+  const size_t kept = sparse ? sel.size() : static_cast<size_t>(std::count(p.keep.begin(), p.keep.end(), 1));
+  if (2 * kept < n) {
+    p.steps.reserve(2 * kept + 1);
     Timestamp run_max = kMinTimestamp;
     uint32_t run_last = 0;
-    for (uint32_t k = 0, next = 0; k <= sel.size(); ++k) {
-      const uint32_t kept = k < sel.size() ? sel[k] : static_cast<uint32_t>(n);
-      for (; next < kept; ++next) {
-        if (p.times[next] == kMinTimestamp) continue;
-        run_max = std::max(run_max, p.times[next]);
-        run_last = next;
+    for (uint32_t i = 0; i < n; ++i) {
+      if (!p.keep[i]) {
+        if (p.times[i] != kMinTimestamp) {
+          run_max = std::max(run_max, p.times[i]);
+          run_last = i;
+        }
+        continue;
       }
       if (run_max != kMinTimestamp) {
         p.times[run_last] = run_max;
         p.steps.push_back(run_last);
         run_max = kMinTimestamp;
       }
-      if (kept < n) p.steps.push_back(kept);
-      next = kept + 1;
+      p.steps.push_back(i);
+    }
+    if (run_max != kMinTimestamp) {
+      p.times[run_last] = run_max;
+      p.steps.push_back(run_last);
     }
   }
   // Group keys of the kept records, encoded.

@@ -104,9 +104,10 @@ TEST(TumblingWindow, GateFilteredRecordsMoveTimeOnly) {
   }
 }
 
-// Records the gate filtered out visit the record loop as runs (a run acts as its last record,
-// with its latest time): whatever fires inside a run fires at the next record visited, and the
-// rows, revisions, sequence and late records are those of the record-by-record path.
+// Records that are not kept (filtered out by the decoder's gate, or by `where`) visit the record
+// loop as runs when they are most of a batch (a run acts as its last record, with its latest
+// time): whatever fires inside a run fires at the next record visited, and the rows, revisions,
+// sequence and late records are those of one record per batch.
 TEST(TumblingWindow, FilteredRunsEmitWhatRecordByRecordDoes) {
   for (auto kind : {spec::WindowKind::kTumbling, spec::WindowKind::kSliding, spec::WindowKind::kSession}) {
     spec::MetricSpec m = RevenuePerMinute();
@@ -127,8 +128,8 @@ TEST(TumblingWindow, FilteredRunsEmitWhatRecordByRecordDoes) {
                                   (x >> 30) % 2 ? "USD" : "EUR", (x >> 33) % 100));
       if (!buy) views.push_back(static_cast<size_t>(i));
     }
-    for (size_t per_batch : {size_t{7}, size_t{100}, size_t{3000}}) {
-      MetricHarness marked(m), plain(m);
+    auto run = [&](size_t per_batch, bool marked) {
+      MetricHarness h(m);
       for (size_t from = 0; from < lines.size(); from += per_batch) {
         std::string in;
         std::vector<size_t> filtered;
@@ -136,16 +137,23 @@ TEST(TumblingWindow, FilteredRunsEmitWhatRecordByRecordDoes) {
           in += lines[i] + "\n";
           if (std::binary_search(views.begin(), views.end(), i)) filtered.push_back(i - from);
         }
-        plain.Feed(in);
-        marked.FeedFiltered(in, filtered);
+        if (marked) h.FeedFiltered(in, filtered);
+        else h.Feed(in);
       }
-      marked.End();
-      plain.End();
-      SCOPED_TRACE(testing::Message() << "window kind " << static_cast<int>(kind) << ", " << per_batch << " per batch");
-      EXPECT_GT(plain.out.rows.size(), 5u);
-      EXPECT_GT(plain.out.late.size(), 0u);
-      EXPECT_EQ(marked.out.rows, plain.out.rows);
-      EXPECT_EQ(marked.out.late, plain.out.late);
+      h.End();
+      return std::pair(h.out.rows, h.out.late);
+    };
+    const auto one_by_one = run(1, false);
+    EXPECT_GT(one_by_one.first.size(), 5u);
+    EXPECT_GT(one_by_one.second.size(), 0u);
+    for (size_t per_batch : {size_t{7}, size_t{100}, size_t{3000}}) {
+      for (bool marked : {false, true}) {
+        SCOPED_TRACE(testing::Message() << "window kind " << static_cast<int>(kind) << ", " << per_batch
+                                        << " per batch, " << (marked ? "gate-filtered" : "where-filtered"));
+        const auto got = run(per_batch, marked);
+        EXPECT_EQ(got.first, one_by_one.first);
+        EXPECT_EQ(got.second, one_by_one.second);
+      }
     }
   }
 }
