@@ -350,22 +350,28 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
     const uint32_t kb = i ? p.key_end[i - 1] : 0;
     return std::string_view(p.keys.data() + kb, p.key_end[i] - kb);
   };
+  // The records visited, in order: every one, or (most of the batch not kept) those of p.steps.
+  const uint32_t* steps = p.steps.empty() ? nullptr : p.steps.data();
+  const size_t visits = steps ? p.steps.size() : n;
+  auto visit = [&](size_t v) { return steps ? static_cast<size_t>(steps[v]) : v; };
+  size_t s = 0;  // the visit in progress
   // Group lookups miss the cache when there are many groups: the key of the record kAhead
   // records ahead (of those kept and owned here) is prefetched as each one is looked up.
   constexpr size_t kAhead = 8;
-  size_t ahead = 0, ahead_count = 0;  // next record to prefetch; kept records it is ahead by
-  auto prefetch_ahead = [&](size_t i) {
-    if (ahead <= i) ahead = i + 1, ahead_count = 0;
+  size_t ahead = 0, ahead_count = 0;  // next visit to prefetch; kept records it is ahead by
+  auto prefetch_ahead = [&] {
+    if (ahead <= s) ahead = s + 1, ahead_count = 0;
     else if (ahead_count > 0) --ahead_count;
-    for (; ahead < n && ahead_count < kAhead; ++ahead) {
-      if (!keep[ahead] || (sharded && p.owner[ahead] != shard_)) continue;  // not looked up here
-      groups_.Prefetch(key_of(ahead));
+    for (; ahead < visits && ahead_count < kAhead; ++ahead) {
+      const size_t j = visit(ahead);
+      if (!keep[j] || (sharded && p.owner[j] != shard_)) continue;  // not looked up here
+      groups_.Prefetch(key_of(j));
       ++ahead_count;
     }
   };
   auto group_of = [&](size_t i) {
     const std::string_view key = key_of(i);
-    if (key_count_ > 0) prefetch_ahead(i);
+    if (key_count_ > 0) prefetch_ahead();
     if (last_group == UINT32_MAX || key != last_key) {
       last_group = groups_.Intern(key);
       last_key = key;
@@ -401,10 +407,8 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
   };
   Pane* pane = nullptr;
   Timestamp pane_lo = kMaxTimestamp, pane_hi = kMinTimestamp;  // [start, end) of the last pane found
-  const uint32_t* steps = p.steps.empty() ? nullptr : p.steps.data();
-  const size_t visits = steps ? p.steps.size() : n;
-  for (size_t s = 0; s < visits; ++s) {
-    const size_t i = steps ? steps[s] : s;
+  for (s = 0; s < visits; ++s) {
+    const size_t i = visit(s);
     Timestamp t = times[i];
     if (t == kMinTimestamp) continue;
     Timestamp wm = kMinTimestamp;
