@@ -1,6 +1,7 @@
 #include "weir/cli/cli.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -9,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -207,6 +209,111 @@ int Run(const RunOptions& o) {
   return 0;
 }
 
+struct BenchOptions {
+  std::string pipeline;
+  std::string input;
+  std::string data_dir;
+  size_t workers = 1;
+};
+
+/// Runs a bounded pipeline over one input file into a scratch store and reports how fast:
+/// events, wall and CPU seconds, events/s and per CPU-second, peak RSS, result rows per metric.
+/// The pipeline reads the file through `${BENCH_INPUT}` (bench/queries/*.yaml).
+int Bench(const BenchOptions& o) {
+  std::error_code ec;
+  const std::string input = std::filesystem::absolute(o.input, ec).string();
+  const auto input_bytes = std::filesystem::file_size(input, ec);
+  if (ec) {
+    std::cerr << "error: --input " << o.input << ": " << ec.message() << "\n";
+    return 2;
+  }
+  ::setenv("BENCH_INPUT", input.c_str(), 1);
+  std::string dir = o.data_dir;
+  const bool scratch = dir.empty();
+  if (scratch) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "weir-bench-XXXXXX").string();
+    if (!::mkdtemp(tmpl.data())) {
+      std::cerr << "error: cannot create a scratch data directory: " << std::strerror(errno) << "\n";
+      return 1;
+    }
+    dir = tmpl;
+  }
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ignored;
+      if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
+    }
+  } cleanup{scratch ? dir : std::string()};
+
+  auto registry = MakeRegistry();
+  spec::Pipeline spec;
+  runtime::PipelineOptions options;
+  options.data_dir = dir;
+  options.workers = o.workers;
+  auto pipeline = LoadPipeline(o.pipeline, options, registry, spec);
+  if (!pipeline) return 2;
+  if (!pipeline->bounded()) {
+    std::cerr << "error: " << o.pipeline
+              << ": weir bench needs every source to be bounded (a file reading ${BENCH_INPUT}), so that the run ends\n";
+    return 2;
+  }
+  auto cpu_seconds = [](const rusage& r) {
+    return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+           static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+  };
+  rusage before{}, after{};
+  ::getrusage(RUSAGE_SELF, &before);
+  const int64_t started = MonotonicNanos();
+  if (auto st = pipeline->Start(); !st) {
+    std::cerr << "error: " << st.error().message << "\n";
+    return 1;
+  }
+  pipeline->WaitUntilDone();
+  pipeline->Stop();
+  const double wall = static_cast<double>(MonotonicNanos() - started) / 1e9;
+  ::getrusage(RUSAGE_SELF, &after);
+  if (auto f = pipeline->failure()) {
+    std::cerr << "error: " << f->message << "\n";
+    return 1;
+  }
+  const uint64_t events = pipeline->accepted_events();
+  std::vector<std::string> metric_ids;
+  for (const MetricSchema* m : pipeline->metric_schemas()) metric_ids.push_back(m->id);
+  pipeline.reset();  // closes the store
+
+  const double cpu = cpu_seconds(after) - cpu_seconds(before);
+  std::cout << fmt::format("pipeline      {} ({}), {} worker{}\n", spec.name, o.pipeline, o.workers, o.workers == 1 ? "" : "s");
+  std::cout << fmt::format("input         {} ({:.1f} MB)\n", input, static_cast<double>(input_bytes) / 1e6);
+  std::cout << fmt::format("events        {}\n", events);
+  std::cout << fmt::format("wall          {:.2f} s\n", wall);
+  std::cout << fmt::format("CPU           {:.2f} s (user {:.2f}, system {:.2f})\n", cpu,
+                           static_cast<double>(after.ru_utime.tv_sec - before.ru_utime.tv_sec) +
+                               static_cast<double>(after.ru_utime.tv_usec - before.ru_utime.tv_usec) / 1e6,
+                           static_cast<double>(after.ru_stime.tv_sec - before.ru_stime.tv_sec) +
+                               static_cast<double>(after.ru_stime.tv_usec - before.ru_stime.tv_usec) / 1e6);
+  std::cout << fmt::format("events/s      {:.0f}\n", wall > 0 ? static_cast<double>(events) / wall : 0.0);
+  std::cout << fmt::format("events/CPU-s  {:.0f}\n", cpu > 0 ? static_cast<double>(events) / cpu : 0.0);
+  std::cout << fmt::format("peak RSS      {:.1f} MB\n", static_cast<double>(after.ru_maxrss) / 1024.0);
+  auto store = store::ResultStore::Open((std::filesystem::path(dir) / "results").string(), true);
+  if (!store) {
+    std::cerr << "error: " << store.error().message << "\n";
+    return 1;
+  }
+  for (const std::string& id : metric_ids) {
+    store::ResultQuery q;
+    q.metric = id;
+    q.limit = std::numeric_limits<size_t>::max();
+    auto rows = (*store)->Query(q);
+    if (!rows) {
+      std::cerr << "error: " << rows.error().message << "\n";
+      return 1;
+    }
+    std::cout << fmt::format("result rows   {} {}\n", id, rows->rows.size());
+  }
+  return 0;
+}
+
 struct SimulateOptions {
   std::string scenario = "ecommerce";
   uint64_t count = 1000;
@@ -377,6 +484,16 @@ int Main(int argc, char** argv) {
   query_cmd->add_option("--key", query.keys, "Group-key filter NAME=VALUE (repeatable)");
   query_cmd->add_flag("--late", query.late, "Print the metric's late records instead");
 
+  BenchOptions bench;
+  auto* bench_cmd = app.add_subcommand(
+      "bench", "Run a bounded pipeline over one input file into a scratch store and report its speed");
+  bench_cmd->add_option("pipeline", bench.pipeline, "Pipeline file (YAML) whose sources read ${BENCH_INPUT}")
+      ->required()
+      ->check(CLI::ExistingFile);
+  bench_cmd->add_option("--input", bench.input, "The NDJSON file (set as BENCH_INPUT)")->required()->check(CLI::ExistingFile);
+  bench_cmd->add_option("--workers", bench.workers, "Threads decoding and applying batches")->capture_default_str();
+  bench_cmd->add_option("--data-dir", bench.data_dir, "Keep the results here (default: a scratch directory, removed)");
+
   app.add_subcommand("version", "Print the version")->callback([] { std::cout << "weir " << kVersion << "\n"; });
 
   CLI11_PARSE(app, argc, argv);
@@ -385,6 +502,7 @@ int Main(int argc, char** argv) {
   if (*validate_cmd) return Validate(validate_path);
   if (*sim_cmd) return Simulate(sim);
   if (*query_cmd) return Query(query);
+  if (*bench_cmd) return Bench(bench);
   return 0;
 }
 
