@@ -295,10 +295,11 @@ struct JsonDecoder::Impl {
   // bytes added to close the copy hold no colon, so all before it is the line's own. Otherwise
   // the line is decoded whole.
   //
-  // A line the gate probably keeps (its probe is in the first bytes, see `probes`) is read from
-  // a longer copy, kLongPrefix bytes, through to everything wanted (`prefix_keeps`): the fields
-  // of a kept event seldom all lie in the first kPrefix bytes, but often in the first
-  // kLongPrefix, which spares simdjson's first pass the rest of the line.
+  // A line the gate probably keeps (its probe is in the first bytes, see `probes`), and any line
+  // while short prefix reads are paused, is read from a longer copy, kLongPrefix bytes, through
+  // to everything wanted (`prefix_keeps`): the fields wanted seldom all lie in the first kPrefix
+  // bytes then, but often in the first kLongPrefix, which spares simdjson's first pass the rest
+  // of the line.
   CanonicalTimeParser canonical_time;  // event times of the common shape
   static constexpr size_t kPrefix = 128;  // one step of simdjson's first pass
   static constexpr size_t kLongPrefix = 256;
