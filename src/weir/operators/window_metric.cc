@@ -208,16 +208,14 @@ std::unique_ptr<runtime::PreparedState> WindowMetric::Prepare(Batch& batch) cons
   std::vector<uint32_t> sel;
   if (filtered) {
     p.keep.resize(n);
-    for (size_t i = 0; i < n; ++i) p.keep[i] = !filtered[i];
+    if (sparse) sel.reserve(n - batch.filtered_count());
+    for (size_t i = 0; i < n; ++i) {
+      p.keep[i] = !filtered[i];
+      if (sparse && !filtered[i]) sel.push_back(static_cast<uint32_t>(i));
+    }
   } else {
     p.keep.assign(n, 1);
   }
-  auto select = [&] {
-    sel.clear();
-    for (size_t i = 0; i < n; ++i)
-      if (p.keep[i]) sel.push_back(static_cast<uint32_t>(i));
-  };
-  if (sparse) select();
   // Evaluates `e` into out[i] for every record (dense) or every selected one (sparse).
   auto eval = [&](const expr::Program& e, Value* out) {
     if (!sparse) return e.EvalBatch(batch.values(), batch.width(), n, out, arena);
@@ -234,11 +232,16 @@ std::unique_ptr<runtime::PreparedState> WindowMetric::Prepare(Batch& batch) cons
   const auto time_slot = plan_.event_time ? plan_.event_time->FieldSlot() : std::nullopt;
   if (const Timestamp* read = time_slot ? batch.times(*time_slot) : nullptr) {
     std::copy_n(read, n, p.times.begin());  // converted by the decoder
-    for (size_t i = 0; i < n; ++i) {
+    auto check = [&](size_t i) {
       if (p.times[i] == kMinTimestamp && p.keep[i]) {
         p.keep[i] = 0;
         ++p.invalid_time;
       }
+    };
+    if (sparse) {
+      for (uint32_t i : sel) check(i);
+    } else {
+      for (size_t i = 0; i < n; ++i) check(i);
     }
   } else if (plan_.event_time) {
     col.resize(n);
@@ -256,7 +259,7 @@ std::unique_ptr<runtime::PreparedState> WindowMetric::Prepare(Batch& batch) cons
   } else {
     std::fill(p.times.begin(), p.times.end(), batch.ingest_time ? batch.ingest_time : NowMillis());
   }
-  if (sparse) select();  // what `where` and the event time left
+  if (sparse) std::erase_if(sel, [&](uint32_t i) { return !p.keep[i]; });  // what `where` and the event time left
   // A record that is not kept only raises its partition's latest time, which Apply reads before
   // each record it visits: when most are not kept, a run of them acts as its last with the run's
   // latest time. (Windows a run makes due then fire at the next record visited rather than inside

@@ -158,6 +158,38 @@ TEST(TumblingWindow, FilteredRunsEmitWhatRecordByRecordDoes) {
   }
 }
 
+// With the decoder's gate and time column (as in a pipeline), a kept record without a valid event
+// time in a mostly filtered batch is counted as invalid and not aggregated.
+TEST(TumblingWindow, InvalidTimesInAGatedBatch) {
+  MetricHarness h(RevenuePerMinute());
+  const uint32_t type = *h.layout.Find("type"), ts = *h.layout.Find("ts");
+  codec::DecodeGate gate;
+  gate.decide = {type};
+  gate.always = {ts};
+  gate.keep = [type](const Value* row, Arena&) { return row[type].is_string() && row[type].as_string() == "buy"; };
+  gate.equals = {{type, "buy"}};
+  gate.time_slot = static_cast<int32_t>(ts);
+  codec::JsonDecoder dec(h.layout, {.envelopes = false, .gate = &gate});
+  auto buf = codec::PaddedBuffer::Copy(R"({"type":"buy","ts":"2026-01-01T00:00:10Z","cur":"USD","amount":10}
+{"type":"view","ts":"2026-01-01T00:00:11Z"}
+{"type":"buy","ts":"yesterday","cur":"USD","amount":1000}
+{"type":"view","ts":"2026-01-01T00:00:12Z"}
+{"type":"view","ts":"2026-01-01T00:00:13Z"}
+{"type":"view","ts":"2026-01-01T00:02:00Z"}
+)");
+  Batch b(h.layout.width());
+  b.Hold(buf);
+  dec.DecodeNdjson(*buf, b, nullptr);
+  ASSERT_EQ(b.filtered_count(), 4u);  // most of the batch
+  ASSERT_NE(b.times(ts), nullptr);
+  h.metric->Process(b, h.out);
+  auto rows = h.out.Take();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_NE(rows[0].find("\"cur\":\"USD\",\"n\":1,\"total\":10,"), std::string::npos) << rows[0];
+  EXPECT_NE(h.metric->StatusJson(NowMillis()).find("\"invalid_event_time\":1"), std::string::npos)
+      << h.metric->StatusJson(NowMillis());
+}
+
 TEST(TumblingWindow, EventTimesOutsideTheCalendarAreInvalid) {
   MetricHarness h(RevenuePerMinute());
   h.Feed(R"({"type":"buy","ts":"2026-01-01T00:00:10Z","cur":"USD","amount":10}
