@@ -62,14 +62,7 @@ void BM_DecodeNdjsonGated(benchmark::State& state) {
   Layout layout;
   Q1Paths(layout);
   const uint32_t type = *layout.Find("event_type"), time = *layout.Find("timestamp");
-  codec::DecodeGate gate;
-  gate.decide = {type};
-  gate.always = {time};
-  gate.keep = [type](const Value* row, Arena&) {
-    return row[type].is_string() && row[type].as_string() == "purchase_completed";
-  };
-  gate.equals = {{type, "purchase_completed"}};
-  gate.time_slot = static_cast<int32_t>(time);
+  const codec::DecodeGate gate = codec::DecodeGate::FieldIs(type, "purchase_completed", time);
   DecodeEvents(state, layout, {.envelopes = false, .gate = &gate, .prefix_reads = state.range(0) != 0});
 }
 BENCHMARK(BM_DecodeNdjsonGated)->Arg(0)->Arg(1);

@@ -258,10 +258,7 @@ int Bench(const BenchOptions& o) {
               << ": weir bench needs every source to be bounded (a file reading ${BENCH_INPUT}), so that the run ends\n";
     return 2;
   }
-  auto cpu_seconds = [](const rusage& r) {
-    return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
-           static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
-  };
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
   rusage before{}, after{};
   ::getrusage(RUSAGE_SELF, &before);
   const int64_t started = MonotonicNanos();
@@ -282,16 +279,14 @@ int Bench(const BenchOptions& o) {
   for (const MetricSchema* m : pipeline->metric_schemas()) metric_ids.push_back(m->id);
   pipeline.reset();  // closes the store
 
-  const double cpu = cpu_seconds(after) - cpu_seconds(before);
+  const double user = seconds(after.ru_utime) - seconds(before.ru_utime);
+  const double system = seconds(after.ru_stime) - seconds(before.ru_stime);
+  const double cpu = user + system;
   std::cout << fmt::format("pipeline      {} ({}), {} worker{}\n", spec.name, o.pipeline, o.workers, o.workers == 1 ? "" : "s");
   std::cout << fmt::format("input         {} ({:.1f} MB)\n", input, static_cast<double>(input_bytes) / 1e6);
   std::cout << fmt::format("events        {}\n", events);
   std::cout << fmt::format("wall          {:.2f} s\n", wall);
-  std::cout << fmt::format("CPU           {:.2f} s (user {:.2f}, system {:.2f})\n", cpu,
-                           static_cast<double>(after.ru_utime.tv_sec - before.ru_utime.tv_sec) +
-                               static_cast<double>(after.ru_utime.tv_usec - before.ru_utime.tv_usec) / 1e6,
-                           static_cast<double>(after.ru_stime.tv_sec - before.ru_stime.tv_sec) +
-                               static_cast<double>(after.ru_stime.tv_usec - before.ru_stime.tv_usec) / 1e6);
+  std::cout << fmt::format("CPU           {:.2f} s (user {:.2f}, system {:.2f})\n", cpu, user, system);
   std::cout << fmt::format("events/s      {:.0f}\n", wall > 0 ? static_cast<double>(events) / wall : 0.0);
   std::cout << fmt::format("events/CPU-s  {:.0f}\n", cpu > 0 ? static_cast<double>(events) / cpu : 0.0);
   std::cout << fmt::format("peak RSS      {:.1f} MB\n", static_cast<double>(after.ru_maxrss) / 1024.0);

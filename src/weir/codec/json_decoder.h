@@ -93,6 +93,19 @@ struct DecodeGate {
   std::vector<Equals> equals;
   int32_t time_slot = -1;
 
+  /// The gate of one metric with `where: <field> = '<text>'` and event time `time_field`: events
+  /// whose field is the text are kept; the others are read for their time alone. `text` must
+  /// outlive the gate.
+  static DecodeGate FieldIs(uint32_t field, std::string_view text, uint32_t time_field) {
+    DecodeGate g;
+    g.decide = {field};
+    g.always = {time_field};
+    g.keep = [field, text](const Value* row, Arena&) { return row[field].is_string() && row[field].as_string() == text; };
+    g.equals = {{field, text}};
+    g.time_slot = static_cast<int32_t>(time_field);
+    return g;
+  }
+
   bool Keeps(const Value* row, Arena& arena) const {
     if (equals.empty()) return keep(row, arena);
     for (const Equals& e : equals) {

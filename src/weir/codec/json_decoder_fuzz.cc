@@ -20,16 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return l;
   }();
   // Config 3: prefix reads under a gate of `status = 'ok'` (short and long copies, probes).
-  static codec::DecodeGate* gate = [] {
-    auto* g = new codec::DecodeGate();
-    const uint32_t status = *layout->Find("status"), ts = *layout->Find("ts_ms");
-    g->decide = {status};
-    g->always = {ts};
-    g->keep = [status](const Value* row, Arena&) { return row[status].is_string() && row[status].as_string() == "ok"; };
-    g->equals = {{status, "ok"}};
-    g->time_slot = static_cast<int32_t>(ts);
-    return g;
-  }();
+  static const codec::DecodeGate* gate =
+      new codec::DecodeGate(codec::DecodeGate::FieldIs(*layout->Find("status"), "ok", *layout->Find("ts_ms")));
   std::string_view in(reinterpret_cast<const char*>(data), size);
   for (int config = 0; config < 4; ++config) {
     codec::JsonDecoder dec(*layout, codec::DecodeOptions{.max_event_bytes = 4096, .envelopes = config == 1,

@@ -401,14 +401,7 @@ TEST(PrefixReads, AgreeWithWholeReads) {
     layout.Intern("properties.amount");
     layout.Intern("properties.currency");
     if (with_props) layout.Intern("properties");  // a leaf and a prefix of deeper paths
-    DecodeGate gate;
-    gate.decide = {type};
-    gate.always = {ts};
-    gate.keep = [type](const Value* row, Arena&) {
-      return row[type].is_string() && row[type].as_string() == "purchase";
-    };
-    gate.equals = {{type, "purchase"}};
-    gate.time_slot = static_cast<int32_t>(ts);
+    DecodeGate gate = DecodeGate::FieldIs(type, "purchase", ts);
     DecodeGate times_only;
     times_only.time_slot = static_cast<int32_t>(ts);
     for (const DecodeGate* g : {&gate, &times_only}) {
@@ -498,12 +491,7 @@ TEST(PrefixReads, CheckWhatIsReadAndTheClosingBrace) {
 TEST(PrefixReads, GateProbeOnlyChoosesTheRead) {
   Layout layout;
   uint32_t type = layout.Intern("event_type"), ts = layout.Intern("ts_ms"), amount = layout.Intern("amount");
-  DecodeGate gate;
-  gate.decide = {type};
-  gate.always = {ts};
-  gate.keep = [type](const Value* row, Arena&) { return row[type].is_string() && row[type].as_string() == "purchase"; };
-  gate.equals = {{type, "purchase"}};
-  gate.time_slot = static_cast<int32_t>(ts);
+  const DecodeGate gate = DecodeGate::FieldIs(type, "purchase", ts);
   const std::string tail = ",\"amount\":5,\"tail\":\"" + std::string(300, 't') + "\"}\n";
   const std::string far = ",\"tail\":\"" + std::string(300, 't') + "\",\"amount\":6}\n";
   const std::string text = "{\"event_type\":\"purchase\",\"ts_ms\":1" + tail +             // kept, long read
@@ -538,12 +526,7 @@ TEST(PrefixReads, NestedObjectsStopOnceEverythingIsRead) {
   Layout layout;
   const uint32_t type = layout.Intern("event_type"), ts = layout.Intern("ts_ms");
   const uint32_t amount = layout.Intern("properties.amount"), currency = layout.Intern("properties.currency");
-  DecodeGate gate;
-  gate.decide = {type};
-  gate.always = {ts};
-  gate.keep = [type](const Value* row, Arena&) { return row[type].is_string() && row[type].as_string() == "purchase"; };
-  gate.equals = {{type, "purchase"}};
-  gate.time_slot = static_cast<int32_t>(ts);
+  const DecodeGate gate = DecodeGate::FieldIs(type, "purchase", ts);
   // The properties end past byte 256; the currency well before it.
   const std::string props = R"("properties":{"amount":7,"note":")" + std::string(140, 'n') +
                             R"(","currency":"EUR","pad":")" + std::string(60, 'p') +

@@ -264,7 +264,10 @@ std::unique_ptr<runtime::PreparedState> WindowMetric::Prepare(Batch& batch) cons
   // each record it visits: when most are not kept, a run of them acts as its last with the run's
   // latest time. (Windows a run makes due then fire at the next record visited rather than inside
   // the run; no record of the run is folded, so what they emit is the same.)
-  const size_t kept = sparse ? sel.size() : static_cast<size_t>(std::count(p.keep.begin(), p.keep.end(), 1));
+  // (Without a gate, `where` or an invalid time, every record is kept: nothing to count.)
+  const size_t kept = sparse                                                ? sel.size()
+                      : !filtered && !plan_.where && p.invalid_time == 0 ? n
+                                                                          : static_cast<size_t>(std::count(p.keep.begin(), p.keep.end(), 1));
   if (2 * kept < n) {
     p.steps.reserve(2 * kept + 1);
     Timestamp run_max = kMinTimestamp;

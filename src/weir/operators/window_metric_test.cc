@@ -163,12 +163,7 @@ TEST(TumblingWindow, FilteredRunsEmitWhatRecordByRecordDoes) {
 TEST(TumblingWindow, InvalidTimesInAGatedBatch) {
   MetricHarness h(RevenuePerMinute());
   const uint32_t type = *h.layout.Find("type"), ts = *h.layout.Find("ts");
-  codec::DecodeGate gate;
-  gate.decide = {type};
-  gate.always = {ts};
-  gate.keep = [type](const Value* row, Arena&) { return row[type].is_string() && row[type].as_string() == "buy"; };
-  gate.equals = {{type, "buy"}};
-  gate.time_slot = static_cast<int32_t>(ts);
+  const codec::DecodeGate gate = codec::DecodeGate::FieldIs(type, "buy", ts);
   codec::JsonDecoder dec(h.layout, {.envelopes = false, .gate = &gate});
   auto buf = codec::PaddedBuffer::Copy(R"({"type":"buy","ts":"2026-01-01T00:00:10Z","cur":"USD","amount":10}
 {"type":"view","ts":"2026-01-01T00:00:11Z"}
