@@ -54,11 +54,12 @@ class Server {
   Server(fs::path dir, fs::path data) : dir_(std::move(dir)), data_(std::move(data)) {}
   void Start() {
     fs::remove(dir_ / "port");
-    proc_ = weir::testing::Process::Spawn({WEIR_BINARY, "run", (dir_ / "pipeline.yaml").string(), "--listen",
-                                           "127.0.0.1:0", "--port-file", (dir_ / "port").string(), "--data-dir",
-                                           data_.string()},
-                                          {}, (dir_ / fmt::format("weir-{}.log", starts_++)).string());
-    for (int i = 0; i < 1000 && !fs::exists(dir_ / "port"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    proc_ =
+        weir::testing::Process::Spawn({WEIR_BINARY, "run", (dir_ / "pipeline.yaml").string(), "--listen", "127.0.0.1:0",
+                                       "--port-file", (dir_ / "port").string(), "--data-dir", data_.string()},
+                                      {}, (dir_ / fmt::format("weir-{}.log", starts_++)).string());
+    for (int i = 0; i < 1000 && !fs::exists(dir_ / "port"); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     ASSERT_TRUE(fs::exists(dir_ / "port")) << Log();
     port_ = static_cast<uint16_t>(std::stoi(weir::testing::ReadFile((dir_ / "port").string())));
   }
@@ -100,8 +101,9 @@ class Server {
 };
 
 fs::path TestDir() {
-  fs::path dir = fs::path(::testing::TempDir()) /
-                 fmt::format("weir_durability_{}_{}", getpid(), ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  fs::path dir =
+      fs::path(::testing::TempDir()) /
+      fmt::format("weir_durability_{}_{}", getpid(), ::testing::UnitTest::GetInstance()->current_test_info()->name());
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
@@ -158,6 +160,57 @@ TEST(Durability, CorruptCheckpointAndTornLogRecoverWhatIsIntact) {
   }
 }
 
+// The newest checkpoint is damaged and the older one it falls back to is several log segments
+// behind: the log was kept back to the oldest checkpoint on disk, so nothing acknowledged is
+// missing; and a client retrying requests (same Idempotency-Key) after the restart is answered
+// without counting them twice, whether the checkpoint covers the request or the log replays it.
+TEST(Durability, FallingBackToAnOlderCheckpointFindsItsLogAndRetriesCountOnce) {
+  fs::path dir = TestDir();
+  // Checkpoints only on the way out; small segments, so the log spans many.
+  std::ofstream(dir / "pipeline.yaml") << Pipeline(", segment_bytes: 64KiB", "1h");
+  Server weir(dir, dir / "data");
+  weir.Start();
+  for (int i = 0; i < 40; ++i) ASSERT_EQ(weir.Post(Events(i * 50, 50), fmt::format("a{}", i)).status, 202);
+  ASSERT_EQ(weir.Stop(), 0) << weir.Log();  // checkpoint 1 covers 2000 events
+  weir.Start();
+  for (int i = 40; i < 80; ++i) ASSERT_EQ(weir.Post(Events(i * 50, 50), fmt::format("b{}", i)).status, 202);
+  ASSERT_EQ(weir.Stop(), 0) << weir.Log();  // checkpoint 2 covers 4000
+
+  std::vector<fs::path> ckpts;
+  for (const auto& e : fs::directory_iterator(dir / "data" / "checkpoints")) ckpts.push_back(e.path());
+  std::sort(ckpts.begin(), ckpts.end());
+  ASSERT_EQ(ckpts.size(), 2u);
+  {
+    std::fstream f(ckpts.back(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(ckpts.back()) / 2));
+    f.put('\x5a');
+  }
+  int segments = 0;
+  for (const auto& e : fs::directory_iterator(dir / "data" / "wal" / "ingest"))
+    segments += e.path().extension() == ".wal";
+  EXPECT_GE(segments, 2) << "the log should span the segments after checkpoint 1";
+
+  weir.Start();
+  // Retries: one the restored checkpoint covers, one the log replays.
+  for (int i : {3, 39, 41, 79}) {
+    auto r = weir.Post(Events(i * 50, 50), fmt::format("{}{}", i < 40 ? 'a' : 'b', i));
+    EXPECT_EQ(r.status, 202);
+    EXPECT_EQ(r.body, R"({"accepted":50,"rejected":0})") << i;
+  }
+  std::string status = weir.Status();
+  EXPECT_NE(status.find("checksum mismatch"), std::string::npos) << status;
+  EXPECT_EQ(status.find("replay_gap"), std::string::npos) << status;
+  ASSERT_EQ(weir.Post(kFlush).status, 202);
+  ASSERT_EQ(weir.Stop(), 0) << weir.Log();
+
+  std::string rows = weir.Query("per_key");
+  for (int k = 0; k < 4; ++k) {
+    int64_t total = 0;
+    for (int i = k; i < 4000; i += 4) total += i;
+    EXPECT_NE(rows.find(fmt::format(R"("k":"k{}","n":1000,"total":{},)", k, total)), std::string::npos) << rows;
+  }
+}
+
 // Far more load than the pipeline's queue takes: weir refuses with 503 and Retry-After, memory
 // stays bounded, and every event it accepted is counted.
 TEST(Durability, OverloadIsRefusedAndEverythingAcceptedIsCounted) {
@@ -181,7 +234,8 @@ TEST(Durability, OverloadIsRefusedAndEverythingAcceptedIsCounted) {
       for (int i = 0; i < 150; ++i) {
         auto r = client->Request("POST", "/api/v1/events", body, {{"Content-Type", "application/x-ndjson"}});
         if (!r) return;
-        if (r->status == 202) accepted += 2000;
+        if (r->status == 202)
+          accepted += 2000;
         else if (r->status == 503) {
           ++refused;
           if (r->header("retry-after").empty()) retry_after = false;
@@ -231,9 +285,12 @@ TEST(Durability, FullDiskAnswers503AndLosesNothingAcknowledged) {
   std::string reason;
   for (int i = 0; i < 2000 && reason.empty(); ++i) {
     auto r = weir.Post(Events(i * 100, 100));
-    if (r.status == 202) acked += 100;
-    else if (r.status == 503) reason = r.body;
-    else FAIL() << r.status << " " << r.body;
+    if (r.status == 202)
+      acked += 100;
+    else if (r.status == 503)
+      reason = r.body;
+    else
+      FAIL() << r.status << " " << r.body;
   }
   EXPECT_NE(reason.find("No space left on device"), std::string::npos) << reason;
   // Later requests fail fast with the same reason.

@@ -20,7 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kMagic[8] = {'W', 'E', 'I', 'R', 'C', 'K', 'P', 'T'};
-constexpr uint64_t kVersion = 1;
+constexpr uint64_t kVersion = 2;  // 2 added source states; 1 is still read
 
 void Put(std::string& out, uint64_t v) { out.append(reinterpret_cast<const char*>(&v), 8); }
 void PutStr(std::string& out, std::string_view s) {
@@ -71,6 +71,12 @@ std::optional<int64_t> Checkpoint::PositionOf(std::string_view source, uint32_t 
   return std::nullopt;
 }
 
+std::string_view Checkpoint::StateOf(std::string_view source) const {
+  for (const auto& s : sources)
+    if (s.source == source) return s.state;
+  return {};
+}
+
 std::string CheckpointStore::Encode(const Checkpoint& cp) {
   std::string body;
   Put(body, kVersion);
@@ -87,6 +93,11 @@ std::string CheckpointStore::Encode(const Checkpoint& cp) {
     PutStr(body, m.metric);
     Put(body, m.fingerprint);
     PutStr(body, m.state);
+  }
+  Put(body, cp.sources.size());
+  for (const auto& s : cp.sources) {
+    PutStr(body, s.source);
+    PutStr(body, s.state);
   }
   std::string out(kMagic, 8);
   Put(out, body.size());
@@ -105,7 +116,7 @@ Result<Checkpoint> CheckpointStore::Decode(std::string_view bytes) {
   Reader r{body};
   Checkpoint cp;
   uint64_t version = r.U64();
-  if (version != kVersion) return Fail("unknown checkpoint version {}", version);
+  if (version != kVersion && version != 1) return Fail("unknown checkpoint version {}", version);
   cp.id = r.U64();
   cp.created_at = static_cast<Timestamp>(r.U64());
   uint64_t n = r.U64();
@@ -124,6 +135,13 @@ Result<Checkpoint> CheckpointStore::Decode(std::string_view bytes) {
     m.state = r.Str();
     cp.metrics.push_back(std::move(m));
   }
+  n = version >= 2 ? r.U64() : 0;
+  for (uint64_t i = 0; r.ok && i < n; ++i) {
+    Checkpoint::SourceState s;
+    s.source = r.Str();
+    s.state = r.Str();
+    cp.sources.push_back(std::move(s));
+  }
   if (!r.ok || !r.in.empty()) return Fail("checkpoint body is malformed");
   return cp;
 }
@@ -137,6 +155,34 @@ std::vector<std::pair<uint64_t, std::string>> CheckpointStore::List() const {
     out.emplace_back(std::strtoull(name.c_str() + 5, nullptr, 10), e.path().string());
   }
   std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::pair<uint64_t, std::vector<Checkpoint::SourcePosition>>> CheckpointStore::PeekPositions() const {
+  std::vector<std::pair<uint64_t, std::vector<Checkpoint::SourcePosition>>> out;
+  for (const auto& [id, path] : List()) {
+    auto& entry = out.emplace_back(id, std::vector<Checkpoint::SourcePosition>{});
+    std::ifstream in(path, std::ios::binary);
+    // Positions come right after the 24-byte header and version, id, time: a few KiB at most.
+    std::string head(64 * 1024, '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<size_t>(in.gcount()));
+    if (head.size() < 24 || std::memcmp(head.data(), kMagic, 8) != 0) continue;
+    Reader r{std::string_view(head).substr(24)};
+    if (uint64_t version = r.U64(); version != kVersion && version != 1) continue;
+    r.U64();
+    r.U64();
+    uint64_t n = r.U64();
+    std::vector<Checkpoint::SourcePosition> positions;
+    for (uint64_t i = 0; r.ok && i < n; ++i) {
+      Checkpoint::SourcePosition p;
+      p.source = r.Str();
+      p.partition = static_cast<uint32_t>(r.U64());
+      p.position = static_cast<int64_t>(r.U64());
+      if (r.ok) positions.push_back(std::move(p));
+    }
+    if (r.ok) entry.second = std::move(positions);
+  }
   return out;
 }
 

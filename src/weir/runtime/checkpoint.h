@@ -21,7 +21,7 @@
 namespace weir::runtime {
 
 struct Checkpoint {
-  uint64_t id = 0;          ///< increasing
+  uint64_t id = 0;  ///< increasing
   Timestamp created_at = 0;
   struct SourcePosition {
     std::string source;
@@ -36,8 +36,15 @@ struct Checkpoint {
     std::string state;
   };
   std::vector<MetricState> metrics;
+  /// What a source keeps beside its positions (the HTTP source: recent idempotency keys).
+  struct SourceState {
+    std::string source;
+    std::string state;
+  };
+  std::vector<SourceState> sources;
 
   std::optional<int64_t> PositionOf(std::string_view source, uint32_t partition) const;
+  std::string_view StateOf(std::string_view source) const;
 };
 
 /// A directory of checkpoint files. Not thread-safe: one writer.
@@ -51,6 +58,13 @@ class CheckpointStore {
   /// The newest checkpoint that reads back whole. Each newer one that does not is described in
   /// `skipped` (file and reason).
   Result<std::optional<Checkpoint>> LoadLatest(std::vector<std::string>* skipped) const;
+
+  /// The source positions of every checkpoint file in the directory, by id, oldest first,
+  /// read from the head of each file without reading (or checking) the rest. A file whose
+  /// head does not parse is listed with no positions. Used to keep source logs back to the
+  /// oldest checkpoint still on disk.
+  std::vector<std::pair<uint64_t, std::vector<Checkpoint::SourcePosition>>> PeekPositions() const;
+  int keep() const { return keep_; }
 
   static std::string Encode(const Checkpoint& cp);
   static Result<Checkpoint> Decode(std::string_view bytes);

@@ -6,6 +6,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <future>
 #include <optional>
 
@@ -241,6 +242,10 @@ struct Pipeline::Impl : Emitter {
   Timestamp last_retention_at = 0;
   std::optional<Checkpoint> restored;
   std::vector<std::string> skipped_checkpoints;
+  /// Source positions of the checkpoints on disk, by id: a source may drop only what all of
+  /// them cover, so that falling back to an older one (the newest being damaged) still finds
+  /// its input.
+  std::map<uint64_t, std::vector<Checkpoint::SourcePosition>> kept_positions;
   std::vector<std::vector<int64_t>> positions;  // per source, per partition: last applied
   bool changed_since_checkpoint = false;
   // Applying a batch to partitioned metrics (pipeline thread): the worker pool while Run() has
@@ -260,6 +265,7 @@ struct Pipeline::Impl : Emitter {
   struct CheckpointInFlight {
     Checkpoint cp;
     int64_t started_ns = 0;
+    std::shared_ptr<std::atomic<int64_t>> durable_ns = std::make_shared<std::atomic<int64_t>>(0);  ///< set by the writer
     std::future<Result<uint64_t>> written;
   };
   std::optional<CheckpointInFlight> ckpt_in_flight;
@@ -318,6 +324,9 @@ struct Pipeline::Impl : Emitter {
     std::optional<int64_t> RestoredPosition(uint32_t partition) const override {
       if (!p_.restored) return std::nullopt;
       return p_.restored->PositionOf(p_.source_info[index_].id, partition);
+    }
+    std::string_view RestoredState() const override {
+      return p_.restored ? p_.restored->StateOf(p_.source_info[index_].id) : std::string_view();
     }
     const std::string& data_dir() const override { return p_.data_dir; }
     const codec::DecodeGate* decode_gate() const override {
@@ -466,6 +475,11 @@ struct Pipeline::Impl : Emitter {
         if (positions[s][p] >= 0) cp.positions.push_back({source_info[s].id, p, positions[s][p]});
     for (auto& s : sinks)
       if (auto pos = s.sink->Position()) cp.positions.push_back({"sink:" + s.id, 0, *pos});
+    for (size_t s = 0; s < sources.size(); ++s) {
+      Checkpoint::SourceState state{source_info[s].id, {}};
+      sources[s]->SaveState(state.state);
+      if (!state.state.empty()) cp.sources.push_back(std::move(state));
+    }
     for (auto& m : metrics) {
       Checkpoint::MetricState ms{m->schema().id, m->StateFingerprint(), {}};
       m->SaveState(ms.state);
@@ -486,8 +500,12 @@ struct Pipeline::Impl : Emitter {
     ckpt_in_flight->cp = std::move(cp);
     ckpt_in_flight->started_ns = started;
     const Checkpoint* to_write = &ckpt_in_flight->cp;  // stays put until FinishCheckpoint
-    ckpt_in_flight->written =
-        std::async(std::launch::async, [store = checkpoints.get(), to_write] { return store->Write(*to_write); });
+    ckpt_in_flight->written = std::async(std::launch::async, [store = checkpoints.get(), to_write,
+                                                              durable = ckpt_in_flight->durable_ns] {
+      auto written = store->Write(*to_write);
+      durable->store(MonotonicNanos());
+      return written;
+    });
     if (wait) FinishCheckpoint(true);
   }
 
@@ -500,6 +518,7 @@ struct Pipeline::Impl : Emitter {
     Result<uint64_t> written = f.get();
     Checkpoint cp = std::move(ckpt_in_flight->cp);
     int64_t started = ckpt_in_flight->started_ns;
+    int64_t durable = ckpt_in_flight->durable_ns->load();
     ckpt_in_flight.reset();
     if (!written) {
       ++ckpt_stats.failed;
@@ -511,14 +530,20 @@ struct Pipeline::Impl : Emitter {
     ++ckpt_stats.taken;
     ckpt_stats.last_id = cp.id;
     ckpt_stats.last_bytes = *written;
-    ckpt_stats.last_ms = (MonotonicNanos() - started) / 1'000'000;
+    ckpt_stats.last_ms = (durable - started) / 1'000'000;  // from the cut until durable, not until noticed
     ckpt_stats.last_at = cp.created_at;
-    for (const auto& pos : cp.positions) {
-      int idx = -1;
+    kept_positions[cp.id] = std::move(cp.positions);
+    while (kept_positions.size() > static_cast<size_t>(std::max(checkpoints->keep(), 1)))
+      kept_positions.erase(kept_positions.begin());
+    std::map<std::pair<std::string_view, uint32_t>, int64_t> oldest;  // (source, partition) -> position
+    for (const auto& [id, positions] : kept_positions)
+      for (const auto& pos : positions) {
+        auto [it, fresh] = oldest.try_emplace({pos.source, pos.partition}, pos.position);
+        if (!fresh) it->second = std::min(it->second, pos.position);
+      }
+    for (const auto& [where, position] : oldest)
       for (size_t s = 0; s < sources.size(); ++s)
-        if (source_info[s].id == pos.source) idx = static_cast<int>(s);
-      if (idx >= 0) sources[idx]->OnCheckpoint(pos.partition, pos.position);
-    }
+        if (source_info[s].id == where.first) sources[s]->OnCheckpoint(where.second, position);
   }
 
   // Any thread: everything that needs no operator state.
@@ -799,6 +824,7 @@ Status Pipeline::Start() {
                                                     p.durability.checkpoint_keep);
   WEIR_ASSIGN_OR_RETURN(p.restored, p.checkpoints->LoadLatest(&p.skipped_checkpoints));
   for (const auto& skipped : p.skipped_checkpoints) WEIR_LOG_WARN("skipping checkpoint {}", skipped);
+  for (auto& [id, positions] : p.checkpoints->PeekPositions()) p.kept_positions[id] = std::move(positions);
   if (p.restored) {
     for (auto& m : p.metrics) {
       const Checkpoint::MetricState* saved = nullptr;

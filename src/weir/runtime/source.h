@@ -57,6 +57,8 @@ class SourceContext {
   /// Where to resume `partition`: the position of the last batch the restored checkpoint
   /// covers (the source replays what follows), or nullopt to start from the beginning.
   virtual std::optional<int64_t> RestoredPosition(uint32_t partition) const = 0;
+  /// What the source saved (Source::SaveState) in the restored checkpoint; empty if nothing.
+  virtual std::string_view RestoredState() const = 0;
   /// What decoders of this source may skip (DecodeOptions::gate), or nullptr. Lives as long as
   /// the pipeline.
   virtual const codec::DecodeGate* decode_gate() const { return nullptr; }
@@ -87,6 +89,10 @@ class Source {
   /// A checkpoint covering `partition` up to `position` is durable: what came before may go.
   /// Called on the pipeline thread.
   virtual void OnCheckpoint(uint32_t partition, int64_t position) {}
+  /// State to keep in a checkpoint beside the positions, handed back through
+  /// SourceContext::RestoredState. Called on the pipeline thread during the cut (keep it quick);
+  /// it may include more than the positions cover (what follows them is replayed), never less.
+  virtual void SaveState(std::string& out) const {}
 };
 
 }  // namespace weir::runtime

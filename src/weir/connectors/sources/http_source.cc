@@ -1,8 +1,9 @@
 #include "weir/connectors/sources/http_source.h"
 
+#include <cstring>
 #include <deque>
-#include <thread>
 #include <mutex>
+#include <thread>
 
 #include <absl/container/flat_hash_map.h>
 #include <fmt/format.h>
@@ -15,7 +16,6 @@ namespace weir::connectors {
 namespace {
 
 constexpr size_t kMaxListedErrors = 100;
-constexpr size_t kRememberedKeys = 1 << 20;
 
 std::string_view MediaType(std::string_view content_type) {
   size_t semi = content_type.find(';');
@@ -68,8 +68,13 @@ std::optional<DecodedRecord> DecodeRecord(std::string_view p) {
 class HttpSource final : public runtime::Source, public runtime::IngestEndpoint {
  public:
   HttpSource(std::string id, std::string path, codec::DecodeOptions options, bool changes,
-             const spec::DurabilitySpec& durability)
-      : id_(std::move(id)), path_(std::move(path)), options_(options), changes_(changes), durability_(durability) {}
+             const spec::DurabilitySpec& durability, size_t remembered_keys)
+      : id_(std::move(id)),
+        path_(std::move(path)),
+        options_(options),
+        changes_(changes),
+        durability_(durability),
+        remembered_keys_(remembered_keys) {}
   ~HttpSource() override { Stop(); }
 
   Status Start(runtime::SourceContext& ctx) override {
@@ -79,12 +84,14 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
     wo.dir = ctx.data_dir() + "/wal/" + id_;
     wo.fsync = durability_.fsync == "always"  ? state::FsyncMode::kAlways
                : durability_.fsync == "never" ? state::FsyncMode::kNever
-                                               : state::FsyncMode::kInterval;
+                                              : state::FsyncMode::kInterval;
     wo.fsync_interval = durability_.fsync_interval;
     wo.segment_bytes = static_cast<size_t>(durability_.segment_bytes);
     auto wal = state::Wal::Open(wo);
     if (!wal) return std::unexpected(wal.error().Wrap("write-ahead log"));
     wal_ = std::move(*wal);
+    if (auto st = RestoreKeys(ctx.RestoredState()); !st)
+      WEIR_LOG_WARN("http source '{}': idempotency keys in the checkpoint: {}", id_, st.error().message);
     // Replay in the background: the server answers (503 with Retry-After for ingest, /health)
     // while the log is read back.
     replay_ = std::thread([this] {
@@ -131,12 +138,34 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
       }
       s += "}";
     }
+    std::lock_guard lock(health_mu_);
+    if (!replay_gap_.empty()) {
+      s += ",\"replay_gap\":";
+      AppendJsonString(s, replay_gap_);
+    }
     return s;
   }
   void OnCheckpoint(uint32_t partition, int64_t position) override {
     if (!wal_ || position <= 0) return;
     if (auto st = wal_->TruncateBefore(static_cast<state::Lsn>(position)); !st)
       WEIR_LOG_WARN("http source '{}': trimming the log: {}", id_, st.error().message);
+  }
+
+  // The remembered idempotency keys and their replies, oldest first: a retry of a request the
+  // restored checkpoint covers (so it is not replayed) is still recognised after a restart.
+  // Format: count u32, then per key: key length u8, key, reply length u32, reply.
+  void SaveState(std::string& out) const override {
+    std::lock_guard lock(keys_mu_);
+    if (order_.empty()) return;
+    auto put32 = [&out](uint32_t v) { out.append(reinterpret_cast<const char*>(&v), 4); };
+    put32(static_cast<uint32_t>(order_.size()));
+    for (const std::string& key : order_) {
+      const std::string& reply = replies_.at(key);
+      out.push_back(static_cast<char>(key.size()));
+      out += key;
+      put32(static_cast<uint32_t>(reply.size()));
+      out += reply;
+    }
   }
 
   const std::string& path() const override { return path_; }
@@ -175,7 +204,8 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
     std::string reply = ReplyJson(*stats, rejects);
     ctx_->stats().rejected += stats->rejected;
     if (stats->events == 0) {
-      std::string body = ErrorJson(400, fmt::format("no event in the request was accepted ({} rejected)", stats->rejected));
+      std::string body =
+          ErrorJson(400, fmt::format("no event in the request was accepted ({} rejected)", stats->rejected));
       body.pop_back();  // extend the error object with the per-event details
       body += "," + reply.substr(1);
       return done({400, std::move(body), 0});
@@ -247,11 +277,27 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
     return reply;
   }
 
-  // Replays the log from the restored checkpoint's position (or its beginning).
+  // Replays the log from the restored checkpoint's position (or its beginning). The replies to
+  // replayed requests join the idempotency keys the checkpoint kept.
   Status Replay() {
     state::Lsn from = wal_->first_lsn();
-    if (auto pos = ctx_->RestoredPosition(0); pos && static_cast<state::Lsn>(*pos) > from)
-      from = static_cast<state::Lsn>(*pos);
+    if (auto pos = ctx_->RestoredPosition(0)) {
+      auto restored = static_cast<state::Lsn>(*pos);
+      if (restored < from) {
+        // The log was trimmed past what the restored checkpoint needs: acknowledged events in
+        // between are gone. Never expected (the log is kept back to the oldest checkpoint on
+        // disk); said loudly when it happens.
+        std::string gap = fmt::format(
+            "the restored checkpoint needs the write-ahead log from LSN {} but it begins at LSN {}: events "
+            "acknowledged in between are missing from the results",
+            restored, from);
+        WEIR_LOG_ERROR("http source '{}': {}", id_, gap);
+        std::lock_guard lock(health_mu_);
+        replay_gap_ = std::move(gap);
+      } else {
+        from = restored;
+      }
+    }
     if (from >= wal_->end_lsn()) return Ok();
     WEIR_ASSIGN_OR_RETURN(auto reader, wal_->Read(from));
     state::WalRecord rec;
@@ -278,12 +324,37 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
     return Ok();
   }
 
+  Status RestoreKeys(std::string_view in) {
+    if (in.empty()) return Ok();
+    auto get32 = [&in](uint32_t& v) {
+      if (in.size() < 4) return false;
+      std::memcpy(&v, in.data(), 4);
+      in.remove_prefix(4);
+      return true;
+    };
+    uint32_t n = 0;
+    if (!get32(n)) return Fail("truncated");
+    for (uint32_t i = 0; i < n; ++i) {
+      if (in.empty()) return Fail("truncated after {} of {} keys", i, n);
+      size_t klen = static_cast<uint8_t>(in[0]);
+      in.remove_prefix(1);
+      if (in.size() < klen) return Fail("truncated after {} of {} keys", i, n);
+      std::string key(in.substr(0, klen));
+      in.remove_prefix(klen);
+      uint32_t rlen = 0;
+      if (!get32(rlen) || in.size() < rlen) return Fail("truncated after {} of {} keys", i, n);
+      Remember(key, std::string(in.substr(0, rlen)));
+      in.remove_prefix(rlen);
+    }
+    return Ok();
+  }
+
   void Remember(const std::string& key, const std::string& reply) {
     if (key.empty()) return;
     std::lock_guard lock(keys_mu_);
     if (replies_.emplace(key, reply).second) {
       order_.push_back(key);
-      if (order_.size() > kRememberedKeys) {
+      if (order_.size() > remembered_keys_) {
         replies_.erase(order_.front());
         order_.pop_front();
       }
@@ -309,9 +380,11 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
   int64_t pending_ = 0;
   mutable std::mutex health_mu_;
   std::string health_;
-  std::mutex keys_mu_;
+  std::string replay_gap_;  ///< set when the log no longer reached back to the restored position
+  mutable std::mutex keys_mu_;
   absl::flat_hash_map<std::string, std::string> replies_;
-  std::deque<std::string> order_;
+  std::deque<std::string> order_;  ///< keys of replies_, oldest first
+  size_t remembered_keys_;
 };
 
 }  // namespace
@@ -323,9 +396,11 @@ std::unique_ptr<runtime::Source> MakeHttpSource(const spec::SourceSpec& spec, ru
   options.max_event_bytes = static_cast<size_t>(r.Bytes("max_event_bytes", 1 << 20));
   bool changes = r.Bool("changes", false);
   options.envelopes = changes;
+  int64_t remembered_keys = r.Int("idempotency_keys", 100'000, 0, 10'000'000);
   r.RejectUnknownKeys({"id", "required"});
   if (path.empty() || path[0] != '/') r.Error("path", "path must start with '/'");
-  return std::make_unique<HttpSource>(spec.id, path, options, changes, ctx.pipeline.durability);
+  return std::make_unique<HttpSource>(spec.id, path, options, changes, ctx.pipeline.durability,
+                                      static_cast<size_t>(remembered_keys));
 }
 
 }  // namespace weir::connectors
