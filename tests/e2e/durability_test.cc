@@ -211,11 +211,56 @@ TEST(Durability, FallingBackToAnOlderCheckpointFindsItsLogAndRetriesCountOnce) {
   }
 }
 
+// A checkpoint's size and duration are reported in /api/v1/status and /metrics, and the size is
+// that of the file on disk.
+TEST(Durability, CheckpointSizeAndDurationAreReported) {
+  fs::path dir = TestDir();
+  std::ofstream(dir / "pipeline.yaml") << Pipeline("");
+  Server weir(dir, dir / "data");
+  weir.Start();
+  ASSERT_EQ(weir.Post(Events(0, 100)).status, 202);
+  auto number = [](const std::string& text, const std::string& after) -> int64_t {
+    size_t at = text.find(after);
+    return at == std::string::npos ? -1 : std::stoll(text.substr(at + after.size()));
+  };
+  std::string status;
+  for (int i = 0; i < 100 && number(status, "\"taken\":") < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    status = weir.Status();
+  }
+  ASSERT_GE(number(status, "\"taken\":"), 1) << status;
+  ASSERT_EQ(weir.Stop(), 0) << weir.Log();  // nothing changed since: no further checkpoint
+  int64_t id = number(status, "\"last_id\":"), bytes = number(status, "\"last_bytes\":");
+  fs::path file = dir / "data" / "checkpoints" / fmt::format("ckpt-{:020}.ckpt", id);
+  ASSERT_TRUE(fs::exists(file)) << status;
+  EXPECT_EQ(bytes, static_cast<int64_t>(fs::file_size(file)));
+  EXPECT_GE(number(status, "\"last_duration_ms\":"), number(status, "\"last_pause_ms\":")) << status;
+  EXPECT_GE(number(status, "\"last_pause_ms\":"), 0) << status;
+
+  weir.Start();  // restored from that checkpoint; the next one is reported the same way in /metrics
+  ASSERT_EQ(weir.Post(Events(100, 100)).status, 202);
+  std::string metrics;
+  for (int i = 0; i < 100; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto r = weir.Client()->Request("GET", "/metrics");
+    metrics = r ? r->body : "";
+    if (metrics.find("weir_checkpoints_total 1") != std::string::npos) break;
+  }
+  ASSERT_NE(metrics.find("weir_checkpoints_total 1"), std::string::npos) << metrics;
+  ASSERT_EQ(weir.Stop(), 0) << weir.Log();
+  file = dir / "data" / "checkpoints" / fmt::format("ckpt-{:020}.ckpt", id + 1);
+  ASSERT_TRUE(fs::exists(file));
+  EXPECT_NE(metrics.find(fmt::format("weir_checkpoint_bytes {}\n", fs::file_size(file))), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("weir_checkpoint_duration_seconds "), std::string::npos) << metrics;
+}
+
 // Far more load than the pipeline's queue takes: weir refuses with 503 and Retry-After, memory
 // stays bounded, and every event it accepted is counted.
 TEST(Durability, OverloadIsRefusedAndEverythingAcceptedIsCounted) {
   fs::path dir = TestDir();
-  std::ofstream(dir / "pipeline.yaml") << Pipeline(", fsync: never, max_queued_bytes: 256KiB");
+  constexpr int64_t kMaxMemoryMiB = 256;  // the cap the pipeline is given, and the test holds it to
+  std::ofstream(dir / "pipeline.yaml") << Pipeline(
+      fmt::format(", fsync: never, max_queued_bytes: 256KiB, max_memory: {}MiB", kMaxMemoryMiB));
   Server weir(dir, dir / "data");
   weir.Start();
   std::atomic<int64_t> accepted{0}, refused{0};
@@ -257,13 +302,50 @@ TEST(Durability, OverloadIsRefusedAndEverythingAcceptedIsCounted) {
 #if defined(__SANITIZE_ADDRESS__)
   (void)max_rss_kb;  // AddressSanitizer's shadow memory and quarantine make RSS meaningless here
 #else
-  EXPECT_LT(max_rss_kb, 300 * 1024) << "resident memory grew past 300 MB";
+  EXPECT_LT(max_rss_kb, kMaxMemoryMiB * 1024) << "resident memory grew past the configured cap";
 #endif
   ASSERT_EQ(weir.Post(kFlush).status, 202);
   ASSERT_EQ(weir.Stop(), 0) << weir.Log();
   std::string rows = weir.Query("per_key");
   for (int k = 0; k < 4; ++k)
     EXPECT_NE(rows.find(fmt::format(R"("k":"k{}","n":{},)", k, accepted / 4)), std::string::npos) << rows;
+}
+
+// State grows (a new group per event) until weir's resident memory passes durability.max_memory:
+// ingest then answers 503 naming the cap, and every event accepted before is in the state.
+TEST(Durability, MemoryCapRefusesIngestNamingItAndKeepsWhatWasAccepted) {
+  fs::path dir = TestDir();
+  std::ofstream(dir / "pipeline.yaml") << Pipeline(", fsync: never, max_memory: 40MiB", "1h");
+  Server weir(dir, dir / "data");
+  weir.Start();
+  int64_t accepted = 0;
+  std::string refused, retry_after;
+  for (int i = 0; i < 400 && refused.empty(); ++i) {
+    std::string body;
+    for (int e = 0; e < 2000; ++e)
+      body += fmt::format(R"({{"ts":{},"k":"key-{:08}","v":1}})", 1767225600000 + e, i * 2000 + e) + "\n";
+    auto r = weir.Post(body);
+    if (r.status == 202) accepted += 2000;
+    else if (r.status == 503) {
+      refused = r.body;
+      retry_after = r.header("retry-after");
+    } else FAIL() << r.status << " " << r.body;
+    if (i % 10 == 9) std::this_thread::sleep_for(std::chrono::milliseconds(150));  // let the cap be checked
+  }
+  EXPECT_NE(refused.find("max_memory"), std::string::npos) << refused;
+  EXPECT_FALSE(retry_after.empty()) << "a 503 without Retry-After";
+  EXPECT_GT(accepted, 0);
+  // Processed and counted: one state row per accepted event.
+  std::string status;
+  for (int i = 0; i < 100; ++i) {
+    status = weir.Status();
+    if (status.find(fmt::format("\"state_rows\":{},", accepted)) != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(status.find(fmt::format("\"accepted\":{},", accepted)), std::string::npos) << status;
+  EXPECT_NE(status.find(fmt::format("\"state_rows\":{},", accepted)), std::string::npos) << status;
+  EXPECT_NE(status.find("\"over\":true"), std::string::npos) << status;
+  ASSERT_EQ(weir.Stop(), 0) << weir.Log();
 }
 
 // The disk fills up: ingest answers 503 naming the reason, and nothing acknowledged is lost.
@@ -317,7 +399,7 @@ TEST(Durability, FullDiskAnswers503AndLosesNothingAcknowledged) {
 // bounded time.
 TEST(Durability, SigtermUnderLoadExitsCleanlyAndQuickly) {
   fs::path dir = TestDir();
-  std::ofstream(dir / "pipeline.yaml") << Pipeline("");
+  std::ofstream(dir / "pipeline.yaml") << Pipeline("", "1h");  // no checkpoint but the final one
   Server weir(dir, dir / "data");
   weir.Start();
   std::atomic<bool> stop{false};
@@ -335,6 +417,16 @@ TEST(Durability, SigtermUnderLoadExitsCleanlyAndQuickly) {
   stop = true;
   client.join();
   EXPECT_NE(weir.Log().find("stopping"), std::string::npos);
+  // The final checkpoint covers everything acknowledged: a restart restores it and has nothing
+  // to replay.
+  int checkpoints = 0;
+  for (const auto& e : fs::directory_iterator(dir / "data" / "checkpoints")) checkpoints += e.path().extension() == ".ckpt";
+  EXPECT_EQ(checkpoints, 1);
+  weir.Start();
+  std::string status = weir.Status();
+  EXPECT_NE(status.find("\"restored_from\":1"), std::string::npos) << status;
+  ASSERT_EQ(weir.Stop(), 0) << weir.Log();
+  EXPECT_EQ(weir.Log().find("replayed"), std::string::npos) << weir.Log();
 }
 
 }  // namespace

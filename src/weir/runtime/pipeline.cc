@@ -6,9 +6,12 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
-#include <map>
 #include <future>
+#include <map>
 #include <optional>
+
+#include <malloc.h>
+#include <unistd.h>
 
 #include "weir/base/log.h"
 #include "weir/runtime/checkpoint.h"
@@ -282,6 +285,10 @@ struct Pipeline::Impl : Emitter {
   std::optional<Error> failure;
   std::string status;     // snapshot, under mu
   std::atomic<bool> stop_requested{false};
+  /// Resident memory, read on the timer when durability.max_memory is set; above the cap,
+  /// sources' TryReserve/TryPush refuse (HTTP answers 503) until it is back under.
+  std::atomic<int64_t> resident_bytes{0};
+  std::atomic<bool> over_memory{false};
 
   Impl(const PipelineOptions& o, size_t queue_bytes) : options(o), queue(o.queue_batches, queue_bytes) {}
 
@@ -298,14 +305,21 @@ struct Pipeline::Impl : Emitter {
       batch.origin.source = index_;
       size_t bytes = batch.bytes + batch.size() * batch.width() * sizeof(Value);
       Message m{Message::kBatch, std::move(batch), index_, 0};
-      if (p_.queue.TryPush(m, bytes)) {
+      if (!p_.over_memory.load(std::memory_order_relaxed) && p_.queue.TryPush(m, bytes)) {
         stats_.batches++;
         return true;
       }
       batch = std::move(m.batch);
       return false;
     }
-    bool TryReserve(size_t bytes) override { return p_.queue.TryReserve(bytes); }
+    bool TryReserve(size_t bytes) override { return !p_.over_memory.load(std::memory_order_relaxed) && p_.queue.TryReserve(bytes); }
+    std::string CapacityReason() const override {
+      if (p_.over_memory.load(std::memory_order_relaxed))
+        return fmt::format("weir's resident memory ({} MiB) is above its cap (durability.max_memory, {} MiB)",
+                           p_.resident_bytes.load() >> 20, p_.durability.max_memory >> 20);
+      return fmt::format("the pipeline is at capacity ({} MiB of input waiting, durability.max_queued_bytes)",
+                         p_.queue.bytes() >> 20);
+    }
     void PushReserved(Batch&& batch, size_t bytes) override {
       batch.origin.source = index_;
       stats_.batches++;
@@ -428,6 +442,7 @@ struct Pipeline::Impl : Emitter {
         last_timer = now;
         for (auto& m : metrics) m->OnTimer(now, *this);
         FlushSinks();
+        CheckMemory();
         FinishCheckpoint(false);
         if (checkpoints && changed_since_checkpoint && now - last_checkpoint_at >= durability.checkpoint_interval)
           TakeCheckpoint();
@@ -637,9 +652,36 @@ struct Pipeline::Impl : Emitter {
     cv.notify_all();
   }
 
+  // Pipeline thread, on the timer: the memory cap.
+  void CheckMemory() {
+    if (durability.max_memory <= 0) return;
+    int64_t rss = ResidentBytes();
+    if (rss > durability.max_memory) {
+      malloc_trim(0);  // freed memory the allocator still holds counts as resident
+      rss = ResidentBytes();
+    }
+    resident_bytes = rss;
+    bool over = rss > durability.max_memory;
+    if (over != over_memory.exchange(over))
+      WEIR_LOG_WARN("resident memory {} MiB is {} the cap of {} MiB{}", rss >> 20, over ? "above" : "back under",
+                    durability.max_memory >> 20, over ? ": ingest answers 503 until it is back under" : "");
+  }
+
+  static int64_t ResidentBytes() {
+    std::FILE* f = std::fopen("/proc/self/statm", "r");
+    if (!f) return 0;
+    long size = 0, resident = 0;
+    int n = std::fscanf(f, "%ld %ld", &size, &resident);
+    std::fclose(f);
+    return n == 2 ? static_cast<int64_t>(resident) * sysconf(_SC_PAGESIZE) : 0;
+  }
+
   void Snapshot(Timestamp now) {
     std::string s = fmt::format("{{\"pipeline\":\"{}\",\"uptime_ms\":{},\"queue\":{{\"batches\":{},\"bytes\":{}}}",
                                 name, now - started_at, queue.size(), queue.bytes());
+    if (durability.max_memory > 0)
+      s += fmt::format(",\"memory\":{{\"resident_bytes\":{},\"max_memory\":{},\"over\":{}}}", resident_bytes.load(),
+                       durability.max_memory, over_memory.load());
     s += ",\"sources\":[";
     for (size_t i = 0; i < sources.size(); ++i) {
       const auto& st = static_cast<Context&>(*contexts[i]).stats();

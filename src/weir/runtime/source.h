@@ -46,6 +46,9 @@ class SourceContext {
   virtual bool TryReserve(size_t bytes) = 0;
   virtual void PushReserved(Batch&& batch, size_t bytes) = 0;
   virtual void CancelReservation(size_t bytes) = 0;
+  /// Why the last TryReserve/TryPush was refused, for the client ("… is full", "memory above
+  /// the cap"). Any thread.
+  virtual std::string CapacityReason() const { return "the pipeline is at capacity"; }
   /// No more data will come from `partition`.
   virtual void EndPartition(uint32_t partition) = 0;
   /// The slots every batch must have.

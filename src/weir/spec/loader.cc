@@ -419,6 +419,8 @@ void Loader::LoadDurability(const ConfigNode& node, DurabilitySpec& d) {
   d.checkpoint_keep = static_cast<int>(ck.Int("keep", d.checkpoint_keep, 1, 100));
   ck.RejectUnknownKeys();
   d.max_queued_bytes = r.Bytes("max_queued_bytes", d.max_queued_bytes);
+  d.max_memory = r.Bytes("max_memory", d.max_memory);
+  if (d.max_memory != 0 && d.max_memory < (16 << 20)) r.Error("max_memory", "must be at least 16MiB (or 0: no cap)");
   r.RejectUnknownKeys();
 }
 

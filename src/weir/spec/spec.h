@@ -142,6 +142,7 @@ struct DurabilitySpec {
   Duration checkpoint_interval = 10000;      ///< how often a checkpoint is taken
   int checkpoint_keep = 3;                   ///< checkpoints kept
   int64_t max_queued_bytes = 256 << 20;      ///< input accepted but not yet processed; beyond it, 503
+  int64_t max_memory = 0;                    ///< resident memory beyond which ingest answers 503; 0: no cap
 };
 
 struct Pipeline {

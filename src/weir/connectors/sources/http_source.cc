@@ -216,7 +216,7 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
       std::lock_guard lock(mu_);
       if (stopped_) return done({503, ErrorJson(503, "weir is shutting down; retry against another instance"), 5});
       if (!ctx_->TryReserve(bytes))
-        return done({503, ErrorJson(503, "the pipeline is at capacity; retry after a moment"), 1});
+        return done({503, ErrorJson(503, fmt::format("{}; retry after a moment", ctx_->CapacityReason())), 1});
       ++pending_;
     }
     uint64_t events = stats->events;
