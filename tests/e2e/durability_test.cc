@@ -325,11 +325,13 @@ TEST(Durability, MemoryCapRefusesIngestNamingItAndKeepsWhatWasAccepted) {
     for (int e = 0; e < 2000; ++e)
       body += fmt::format(R"({{"ts":{},"k":"key-{:08}","v":1}})", 1767225600000 + e, i * 2000 + e) + "\n";
     auto r = weir.Post(body);
-    if (r.status == 202) accepted += 2000;
+    if (r.status == 202)
+      accepted += 2000;
     else if (r.status == 503) {
       refused = r.body;
       retry_after = r.header("retry-after");
-    } else FAIL() << r.status << " " << r.body;
+    } else
+      FAIL() << r.status << " " << r.body;
     if (i % 10 == 9) std::this_thread::sleep_for(std::chrono::milliseconds(150));  // let the cap be checked
   }
   EXPECT_NE(refused.find("max_memory"), std::string::npos) << refused;
@@ -395,6 +397,47 @@ TEST(Durability, FullDiskAnswers503AndLosesNothingAcknowledged) {
   EXPECT_GT(acked, 0);
 }
 
+// The log's directory is read-only when weir starts: weir runs, ingest answers 503 naming the
+// reason, and once the directory is writable again ingest resumes by itself.
+TEST(Durability, ReadOnlyLogDirectoryAnswers503UntilItIsWritable) {
+  fs::path dir = TestDir();
+  fs::path wal = dir / "data" / "wal" / "ingest";
+  fs::create_directories(wal);
+  if (mount("tmpfs", wal.c_str(), "tmpfs", MS_RDONLY, "size=4m") != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << std::strerror(errno);
+  struct Unmount {
+    fs::path p;
+    ~Unmount() { umount2(p.c_str(), MNT_DETACH); }
+  } unmount{wal};
+  std::ofstream(dir / "pipeline.yaml") << Pipeline("");
+  Server weir(dir, dir / "data");
+  weir.Start();
+  auto refused = weir.Post(Events(0, 10));
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_NE(refused.body.find("Read-only file system"), std::string::npos) << refused.body;
+  EXPECT_FALSE(refused.header("retry-after").empty());
+  auto health = weir.Client()->Request("GET", "/health");
+  ASSERT_TRUE(health);
+  EXPECT_NE(health->body.find("Read-only file system"), std::string::npos) << health->body;
+
+  ASSERT_EQ(mount("tmpfs", wal.c_str(), "tmpfs", MS_REMOUNT, "size=4m"), 0) << std::strerror(errno);
+  int status = 0;
+  for (int i = 0; i < 60 && status != 202; ++i) {  // retried at most once a second
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    status = weir.Post(Events(100, 10)).status;
+  }
+  ASSERT_EQ(status, 202) << weir.Log();
+  ASSERT_EQ(weir.Post(kFlush).status, 202);
+  ASSERT_EQ(weir.Stop(), 0) << weir.Log();
+  std::string rows = weir.Query("per_key");
+  for (int k = 0; k < 4; ++k) {  // events 100..109 only
+    int n = 0;
+    int64_t total = 0;
+    for (int i = 100 + k; i < 110; i += 4) ++n, total += i;
+    EXPECT_NE(rows.find(fmt::format(R"("k":"k{}","n":{},"total":{},)", k, n, total)), std::string::npos) << rows;
+  }
+}
+
 // SIGTERM while clients are sending: weir stops accepting, drains, checkpoints and exits 0 in
 // bounded time.
 TEST(Durability, SigtermUnderLoadExitsCleanlyAndQuickly) {
@@ -420,7 +463,8 @@ TEST(Durability, SigtermUnderLoadExitsCleanlyAndQuickly) {
   // The final checkpoint covers everything acknowledged: a restart restores it and has nothing
   // to replay.
   int checkpoints = 0;
-  for (const auto& e : fs::directory_iterator(dir / "data" / "checkpoints")) checkpoints += e.path().extension() == ".ckpt";
+  for (const auto& e : fs::directory_iterator(dir / "data" / "checkpoints"))
+    checkpoints += e.path().extension() == ".ckpt";
   EXPECT_EQ(checkpoints, 1);
   weir.Start();
   std::string status = weir.Status();

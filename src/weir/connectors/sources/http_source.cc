@@ -80,29 +80,12 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
   Status Start(runtime::SourceContext& ctx) override {
     ctx_ = &ctx;
     options_.gate = ctx.decode_gate();
-    state::WalOptions wo;
-    wo.dir = ctx.data_dir() + "/wal/" + id_;
-    wo.fsync = durability_.fsync == "always"  ? state::FsyncMode::kAlways
-               : durability_.fsync == "never" ? state::FsyncMode::kNever
-                                              : state::FsyncMode::kInterval;
-    wo.fsync_interval = durability_.fsync_interval;
-    wo.segment_bytes = static_cast<size_t>(durability_.segment_bytes);
-    auto wal = state::Wal::Open(wo);
-    if (!wal) return std::unexpected(wal.error().Wrap("write-ahead log"));
-    wal_ = std::move(*wal);
     if (auto st = RestoreKeys(ctx.RestoredState()); !st)
       WEIR_LOG_WARN("http source '{}': idempotency keys in the checkpoint: {}", id_, st.error().message);
-    // Replay in the background: the server answers (503 with Retry-After for ingest, /health)
-    // while the log is read back.
-    replay_ = std::thread([this] {
-      if (auto st = Replay(); !st) {
-        WEIR_LOG_ERROR("http source '{}': replaying the log: {}", id_, st.error().message);
-        std::lock_guard lock(health_mu_);
-        health_ = fmt::format("replaying the write-ahead log: {}", st.error().message);
-        return;
-      }
-      started_ = true;
-    });
+    // A log that cannot be opened (a read-only or full disk) does not stop weir: ingest answers
+    // 503 with the reason, /health names it, and the next request after a second tries again.
+    std::lock_guard lock(open_mu_);
+    OpenLog();
     return Ok();
   }
 
@@ -112,13 +95,16 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
       if (stopped_) return;
       stopped_ = true;
     }
+    std::lock_guard lock(open_mu_);
     if (replay_.joinable()) replay_.join();
     // Pending appends complete (and reach the pipeline) before the log closes.
     if (wal_) wal_->Close();
   }
 
   bool may_retract() const override { return changes_; }
-  bool Ready() const override { return started_; }
+  /// Not ready only while the log is replayed; a log that could not be opened is reported by
+  /// Health() and answered with 503 per request.
+  bool Ready() const override { return started_ || !log_open_.load(std::memory_order_acquire); }
 
   std::string Health() const override {
     std::lock_guard lock(health_mu_);
@@ -127,7 +113,7 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
   std::string StatusJson() const override {
     std::string s = ",\"path\":";
     AppendJsonString(s, path_);
-    if (wal_) {
+    if (log_open_.load(std::memory_order_acquire)) {
       state::WalStats st = wal_->stats();
       s += fmt::format(",\"wal\":{{\"first\":{},\"end\":{},\"appends\":{},\"fsyncs\":{},\"fsync\":\"{}\"",
                        wal_->first_lsn(), wal_->end_lsn(), st.appends, st.fsyncs, durability_.fsync);
@@ -146,7 +132,7 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
     return s;
   }
   void OnCheckpoint(uint32_t partition, int64_t position) override {
-    if (!wal_ || position <= 0) return;
+    if (!log_open_.load(std::memory_order_acquire) || position <= 0) return;
     if (auto st = wal_->TruncateBefore(static_cast<state::Lsn>(position)); !st)
       WEIR_LOG_WARN("http source '{}': trimming the log: {}", id_, st.error().message);
   }
@@ -171,6 +157,7 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
   const std::string& path() const override { return path_; }
 
   void Ingest(runtime::IngestRequest&& req, std::function<void(runtime::IngestReply)> done) override {
+    if (auto refused = LogNotOpen()) return done(std::move(*refused));
     if (!started_) return done({503, ErrorJson(503, "weir is starting (replaying its log); retry shortly"), 1});
     if (req.idempotency_key.size() > 255)
       return done({400, ErrorJson(400, "header 'Idempotency-Key' is longer than 255 bytes"), 0});
@@ -247,6 +234,57 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
   }
 
  private:
+  // Opens the write-ahead log and starts replaying it in the background (the server answers —
+  // 503 with Retry-After for ingest, /health — while the log is read back). Under open_mu_.
+  void OpenLog() {
+    last_open_attempt_ = MonotonicNanos();
+    state::WalOptions wo;
+    wo.dir = ctx_->data_dir() + "/wal/" + id_;
+    wo.fsync = durability_.fsync == "always"  ? state::FsyncMode::kAlways
+               : durability_.fsync == "never" ? state::FsyncMode::kNever
+                                              : state::FsyncMode::kInterval;
+    wo.fsync_interval = durability_.fsync_interval;
+    wo.segment_bytes = static_cast<size_t>(durability_.segment_bytes);
+    auto wal = state::Wal::Open(wo);
+    if (!wal) {
+      std::string reason = wal.error().message;
+      WEIR_LOG_ERROR("http source '{}': cannot open its write-ahead log: {}; ingest answers 503 until it can", id_,
+                     reason);
+      std::lock_guard lock(health_mu_);
+      health_ = fmt::format("write-ahead log: {}", reason);
+      return;
+    }
+    wal_ = std::move(*wal);
+    {
+      std::lock_guard lock(health_mu_);
+      health_.clear();
+    }
+    log_open_.store(true, std::memory_order_release);
+    replay_ = std::thread([this] {
+      if (auto st = Replay(); !st) {
+        WEIR_LOG_ERROR("http source '{}': replaying the log: {}", id_, st.error().message);
+        std::lock_guard lock(health_mu_);
+        health_ = fmt::format("replaying the write-ahead log: {}", st.error().message);
+        return;
+      }
+      started_ = true;
+    });
+  }
+
+  // Ingest before the log is open: try again at most once a second; answers why not.
+  std::optional<runtime::IngestReply> LogNotOpen() {
+    if (log_open_.load(std::memory_order_acquire)) return std::nullopt;
+    bool stopping;
+    {
+      std::lock_guard lock(mu_);
+      stopping = stopped_;
+    }
+    std::lock_guard lock(open_mu_);
+    if (!log_open_ && !stopping && MonotonicNanos() - last_open_attempt_ >= 1'000'000'000) OpenLog();
+    if (log_open_) return std::nullopt;
+    return runtime::IngestReply{503, ErrorJson(503, fmt::format("cannot store events durably: {}", Health())), 5};
+  }
+
   // Decodes a log record into `batch` (which then holds the bytes).
   Result<codec::DecodeStats> Decode(const std::string& record, Batch& batch, std::vector<codec::Reject>* rejects) {
     auto rec = DecodeRecord(record);
@@ -372,7 +410,10 @@ class HttpSource final : public runtime::Source, public runtime::IngestEndpoint 
   bool changes_;
   spec::DurabilitySpec durability_;
   runtime::SourceContext* ctx_ = nullptr;
+  std::mutex open_mu_;  ///< opening the log (start-up, or a retry after it could not be opened)
   std::unique_ptr<state::Wal> wal_;
+  std::atomic<bool> log_open_{false};  ///< wal_ is set (and stays set)
+  int64_t last_open_attempt_ = 0;      ///< MonotonicNanos, under open_mu_
   std::atomic<bool> started_{false};
   std::thread replay_;
   std::mutex mu_;
