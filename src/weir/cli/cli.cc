@@ -4,17 +4,19 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <limits>
+#include <set>
 #include <thread>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "weir/base/log.h"
 #include "weir/connectors/connectors.h"
@@ -39,16 +41,43 @@ runtime::Registry MakeRegistry() {
   return r;
 }
 
+/// The diagnostics of loading (the first `loaded` of `all`) and planning, in file order. A
+/// planning diagnostic at the very place of a loading error is left out: it follows from that
+/// error (a `config:` that is not a map, a filter whose `where` is missing) and says it again.
+spec::Diagnostics MergeStages(const spec::Diagnostics& all, size_t loaded) {
+  auto place = [](const spec::Diagnostic& d) { return std::pair(d.location.line, d.location.column); };
+  std::set<std::pair<int, int>> load_errors;
+  for (size_t i = 0; i < loaded; ++i)
+    if (!all.all()[i].warning && all.all()[i].location.line > 0) load_errors.insert(place(all.all()[i]));
+  std::vector<spec::Diagnostic> items;
+  for (size_t i = 0; i < all.all().size(); ++i)
+    if (i < loaded || !load_errors.contains(place(all.all()[i]))) items.push_back(all.all()[i]);
+  std::stable_sort(items.begin(), items.end(),
+                   [&](const spec::Diagnostic& a, const spec::Diagnostic& b) { return place(a) < place(b); });
+  spec::Diagnostics merged;
+  for (spec::Diagnostic& d : items) {
+    if (d.warning)
+      merged.Warning(d.location, std::move(d.message));
+    else
+      merged.Error(d.location, std::move(d.message));
+  }
+  return merged;
+}
+
 /// Loads and plans a pipeline; prints every problem to stderr. nullptr on any error.
+/// Planning runs even when loading found errors (on what did load), so that one run reports the
+/// errors of both: a bad `watermark:` does not hide an expression error or an unknown type.
 std::unique_ptr<runtime::Pipeline> LoadPipeline(const std::string& path, const runtime::PipelineOptions& options,
                                                 const runtime::Registry& registry, spec::Pipeline& spec_out) {
   spec::Diagnostics diags;
   auto spec = spec::LoadFile(path, diags);
+  const size_t loaded = diags.all().size();
   std::unique_ptr<runtime::Pipeline> pipeline;
-  if (spec && diags.ok()) {
+  if (spec) {  // nullopt only when the file is unreadable or not YAML: nothing to plan
     spec_out = *spec;
     pipeline = runtime::Pipeline::Plan(spec_out, registry, options, diags);
   }
+  if (diags.all().size() > loaded) diags = MergeStages(diags, loaded);
   if (!diags.all().empty()) std::cerr << diags.Format();
   if (!diags.ok()) {
     std::cerr << fmt::format("{}: {} error{}\n", path, diags.error_count(), diags.error_count() == 1 ? "" : "s");
@@ -63,8 +92,8 @@ int Validate(const std::string& path) {
   auto pipeline = LoadPipeline(path, {}, registry, spec);
   if (!pipeline) return 1;
   std::cout << fmt::format("{}: ok (pipeline '{}': {} source{}, {} processor{}, {} metric{}, {} sink{})\n", path,
-                           spec.name, spec.sources.size(), spec.sources.size() == 1 ? "" : "s",
-                           spec.processors.size(), spec.processors.size() == 1 ? "" : "s", spec.metrics.size(),
+                           spec.name, spec.sources.size(), spec.sources.size() == 1 ? "" : "s", spec.processors.size(),
+                           spec.processors.size() == 1 ? "" : "s", spec.metrics.size(),
                            spec.metrics.size() == 1 ? "" : "s", spec.sinks.size(), spec.sinks.size() == 1 ? "" : "s");
   return 0;
 }
@@ -123,7 +152,8 @@ int Run(const RunOptions& o) {
       std::cerr << "error: " << st.error().message << "\n";
       return 2;
     }
-    live = std::make_unique<server::LiveHub>(pipeline->metric_schemas(), server::LiveOptions{.ring_rows = o.live_ring_rows});
+    live = std::make_unique<server::LiveHub>(pipeline->metric_schemas(),
+                                             server::LiveOptions{.ring_rows = o.live_ring_rows});
     pipeline->AddResultListener(live.get());
     if (auto st = server::RegisterLiveRoutes(*http, *live, *pipeline); !st) {
       std::cerr << "error: " << st.error().message << "\n";
@@ -174,7 +204,8 @@ int Run(const RunOptions& o) {
       for (auto* ep : pipeline->ingest_endpoints())
         std::cerr << fmt::format(
             "  ingest      curl -X POST {}{} -H 'Content-Type: application/json' \\\n"
-            "                -d '{{\"event_type\":\"page_view\",\"timestamp\":\"{}\",\"properties\":{{\"country\":\"US\"}}}}'\n",
+            "                -d "
+            "'{{\"event_type\":\"page_view\",\"timestamp\":\"{}\",\"properties\":{{\"country\":\"US\"}}}}'\n",
             base, ep->path(), FormatIso8601(NowMillis()));
       std::cerr << "Press Ctrl-C to stop.\n\n";
     });
@@ -254,8 +285,9 @@ int Bench(const BenchOptions& o) {
   auto pipeline = LoadPipeline(o.pipeline, options, registry, spec);
   if (!pipeline) return 2;
   if (!pipeline->bounded()) {
-    std::cerr << "error: " << o.pipeline
-              << ": weir bench needs every source to be bounded (a file reading ${BENCH_INPUT}), so that the run ends\n";
+    std::cerr
+        << "error: " << o.pipeline
+        << ": weir bench needs every source to be bounded (a file reading ${BENCH_INPUT}), so that the run ends\n";
     return 2;
   }
   auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
@@ -282,7 +314,8 @@ int Bench(const BenchOptions& o) {
   const double user = seconds(after.ru_utime) - seconds(before.ru_utime);
   const double system = seconds(after.ru_stime) - seconds(before.ru_stime);
   const double cpu = user + system;
-  std::cout << fmt::format("pipeline      {} ({}), {} worker{}\n", spec.name, o.pipeline, o.workers, o.workers == 1 ? "" : "s");
+  std::cout << fmt::format("pipeline      {} ({}), {} worker{}\n", spec.name, o.pipeline, o.workers,
+                           o.workers == 1 ? "" : "s");
   std::cout << fmt::format("input         {} ({:.1f} MB)\n", input, static_cast<double>(input_bytes) / 1e6);
   std::cout << fmt::format("events        {}\n", events);
   std::cout << fmt::format("wall          {:.2f} s\n", wall);
@@ -373,8 +406,10 @@ int Simulate(const SimulateOptions& o) {
     }
     left -= n;
   }
-  if (out != stdout) std::fclose(out);
-  else std::fflush(stdout);
+  if (out != stdout)
+    std::fclose(out);
+  else
+    std::fflush(stdout);
   return 0;
 }
 
@@ -418,8 +453,8 @@ int Query(const QueryOptions& o) {
   if (std::find(known.begin(), known.end(), o.metric) == known.end()) {
     std::string list;
     for (const auto& m : known) list += (list.empty() ? "" : ", ") + m;
-    std::cerr << "error: no metric '" << o.metric << "' in " << o.data_dir << " (metrics: " << (list.empty() ? "none" : list)
-              << ")\n";
+    std::cerr << "error: no metric '" << o.metric << "' in " << o.data_dir
+              << " (metrics: " << (list.empty() ? "none" : list) << ")\n";
     return 1;
   }
   auto rows = o.late ? (*store)->QueryLate(o.metric, q.start, q.end, q.limit) : (*store)->Query(q);
@@ -445,11 +480,16 @@ int Main(int argc, char** argv) {
   run_cmd->add_option("--listen", run.listen, "HTTP address, e.g. 127.0.0.1:8080 (overrides spec.server.listen)");
   run_cmd->add_option("--data-dir", run.data_dir, "Directory for durable state (default .weir/<pipeline name>)");
   run_cmd->add_option("--web-dir", run.web_dir, "Directory of dashboard files served at /");
-  run_cmd->add_option("--port-file", run.port_file, "Write the HTTP port here once listening (for scripts, --listen :0)");
-  run_cmd->add_option("--live-ring-rows", run.live_ring_rows, "Result rows kept per metric for live clients that resume")
+  run_cmd->add_option("--port-file", run.port_file,
+                      "Write the HTTP port here once listening (for scripts, --listen :0)");
+  run_cmd
+      ->add_option("--live-ring-rows", run.live_ring_rows, "Result rows kept per metric for live clients that resume")
       ->capture_default_str()
       ->check(CLI::Range(size_t{1}, size_t{100000000}));
-  run_cmd->add_option("--workers", run.workers, "Threads that decode, evaluate and aggregate batches in parallel, each metric's state partitioned among them by group key (results do not depend on it)")
+  run_cmd
+      ->add_option("--workers", run.workers,
+                   "Threads that decode, evaluate and aggregate batches in parallel, each metric's state partitioned "
+                   "among them by group key (results do not depend on it)")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
 
@@ -485,7 +525,9 @@ int Main(int argc, char** argv) {
   bench_cmd->add_option("pipeline", bench.pipeline, "Pipeline file (YAML) whose sources read ${BENCH_INPUT}")
       ->required()
       ->check(CLI::ExistingFile);
-  bench_cmd->add_option("--input", bench.input, "The NDJSON file (set as BENCH_INPUT)")->required()->check(CLI::ExistingFile);
+  bench_cmd->add_option("--input", bench.input, "The NDJSON file (set as BENCH_INPUT)")
+      ->required()
+      ->check(CLI::ExistingFile);
   bench_cmd->add_option("--workers", bench.workers, "Threads decoding and applying batches")->capture_default_str();
   bench_cmd->add_option("--data-dir", bench.data_dir, "Keep the results here (default: a scratch directory, removed)");
 

@@ -789,12 +789,16 @@ std::unique_ptr<Pipeline> Pipeline::Plan(const spec::Pipeline& spec, const Regis
     return s;
   };
 
+  // The spec may be partly loaded (the loader reported errors and kept what it could, so that
+  // planning reports its own errors in the same run): an entry without a type (already
+  // reported) is skipped, keeping source indices in step.
   for (const auto& src : spec.sources) {
     if (!src.enabled) continue;
     const SourceFactory* f = registry.FindSource(src.type);
     if (!f) {
-      diags.Error(src.location, fmt::format("unknown source type '{}'; known types: {}", src.type,
-                                            suggest(registry.SourceTypes())));
+      if (!src.type.empty())
+        diags.Error(src.location, fmt::format("unknown source type '{}'; known types: {}", src.type,
+                                              suggest(registry.SourceTypes())));
       ctx.sources.push_back({src.id});
       impl->sources.push_back(nullptr);
       continue;
@@ -811,6 +815,7 @@ std::unique_ptr<Pipeline> Pipeline::Plan(const spec::Pipeline& spec, const Regis
     impl->sources.push_back(std::move(source));
   }
   for (const auto& p : spec.processors) {
+    if (p.type.empty()) continue;
     const ProcessorFactory* f = registry.FindProcessor(p.type);
     if (!f) {
       diags.Error(p.location, fmt::format("unknown processor type '{}'; known types: {}", p.type,
@@ -825,6 +830,7 @@ std::unique_ptr<Pipeline> Pipeline::Plan(const spec::Pipeline& spec, const Regis
       impl->metrics.push_back(std::move(m));
   }
   for (const auto& s : spec.sinks) {
+    if (s.type.empty()) continue;
     const SinkFactory* f = registry.FindSink(s.type);
     if (!f) {
       diags.Error(s.location,
