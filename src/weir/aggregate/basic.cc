@@ -40,8 +40,8 @@ class Count final : public AggregateFunction {
 struct SumState {
   int64_t isum;
   double dsum;
-  int64_t n;       // net number of non-null inputs
-  int64_t ndouble; // net number of double inputs (result is a double if any)
+  int64_t n;        // net number of non-null inputs
+  int64_t ndouble;  // net number of double inputs (result is a double if any)
 };
 
 inline void AddNumber(SumState& st, const Value& raw, int8_t w) {
@@ -74,7 +74,8 @@ class Sum final : public AggregateFunction {
     if (kind_ == kSumIf) {
       const Value* c = in.args[1];
       for (size_t i = 0; i < in.n; ++i)
-        if (in.rows[i] && c[i].is_bool() && c[i].as_bool()) AddNumber(*As<SumState>(in.rows[i] + off), x[i], in.weights[i]);
+        if (in.rows[i] && c[i].is_bool() && c[i].as_bool())
+          AddNumber(*As<SumState>(in.rows[i] + off), x[i], in.weights[i]);
       return;
     }
     for (size_t i = 0; i < in.n; ++i)
@@ -122,7 +123,10 @@ class Sum final : public AggregateFunction {
 // ---- min / max -------------------------------------------------------------------------------
 
 // Insert-only inputs keep the current extreme; inputs that may retract keep every value with
-// its count, so that retracting the extreme reveals the next one.
+// its count, so that retracting the extreme reveals the next one. What sum/avg read as a number
+// (numbers, and strings that are wholly a number, as CDC decimals arrive) is compared, kept and
+// returned as that number: max("20.00", "5.50", "100.00") is 100. Other values keep the key
+// order (null < bool < numbers < strings).
 struct ExtremeState {
   OwnedValue best;
   std::map<std::string, int64_t>* counts;  // key encoding -> count; null when insert-only
@@ -161,15 +165,19 @@ class Extreme final : public AggregateFunction {
     for (size_t i = 0; i < in.n; ++i) {
       if (!in.rows[i] || x[i].is_null()) continue;
       auto* st = As<ExtremeState>(in.rows[i] + off);
-      if (!st->counts && st->is_number && x[i].is_number()) {
-        const double d = x[i].to_double();
+      Value v = x[i];
+      if (v.is_string()) {
+        if (Value n = Numeric(v); !n.is_null()) v = n;
+      }
+      if (!st->counts && st->is_number && v.is_number()) {
+        const double d = v.to_double();
         if (max_ ? d < st->number : d > st->number) continue;  // worse: nothing to do
         // Better, or equal (or NaN): decided on keys below.
       }
       key.clear();
-      EncodeKey(x[i], key);
+      EncodeKey(v, key);
       if (!st->counts) {
-        if (st->best.empty() || Better(key, st->best.key())) st->SetBest(key, x[i]);
+        if (st->best.empty() || Better(key, st->best.key())) st->SetBest(key, v);
         continue;
       }
       int64_t& c = (*st->counts)[key];

@@ -24,6 +24,17 @@
 // whose windows all end after t). Records that fail `where` still advance M_q. Ending partitions
 // never lowers it; when all have ended it is +inf and everything fires.
 //
+// Idle inputs (config.idle_timeout). Wall-clock time is modelled as phases: a Pause step moves
+// the clock past idle_timeout and runs the metric's timer. In a phase, partition q is IDLE if it
+// has sent no record in that phase (the partition of the current record never is), and ended or
+// idle partitions drop out of the minimum above. After every record, end and pause the
+// watermark also settles to the minimum over the active partitions (as the engine does at the
+// end of a batch, at EndPartition and on its timer); when none is active and not all have
+// ended, to the largest M_q of any (minus the bound) — Flink's rule: idle inputs do not hold
+// the watermark back, and when all are idle it goes as far as the furthest reached. W never
+// decreases. Without idle_timeout every partition is active until it ends, and settling
+// changes nothing: the next record's W_i is the same.
+//
 // Pane-based windows (tumbling, sliding, cumulative). The windows of a record at t:
 //   tumbling(size)          [floor(t/size)*size, +size)
 //   sliding(size, every)    every [s, s+size) with s a multiple of `every` and s <= t < s+size
@@ -170,15 +181,22 @@ struct RefRecord {
   uint64_t arrival = 0;  ///< position in the stream (set by EvaluateReference)
 };
 
-/// A step of the input: a record, or the end of a partition.
+/// A step of the input: a record, the end of a partition, or a pause (idle_timeout passes with
+/// no record, then the metric's timer runs).
 struct RefStep {
   bool end_partition = false;
+  bool pause = false;
   uint32_t partition = 0;
   RefRecord record;
   static RefStep Record(RefRecord r) {
     RefStep s;
     s.partition = r.partition;
     s.record = std::move(r);
+    return s;
+  }
+  static RefStep Pause() {
+    RefStep s;
+    s.pause = true;
     return s;
   }
   static RefStep End(uint32_t partition) {
@@ -196,7 +214,8 @@ enum class RefAgg {
   kSum,             ///< sum of weight * number over numeric values; null if their net count <= 0
   kSumIf,           ///< the same over records whose flag is true
   kAvg,             ///< that sum / that net count; null if the count <= 0
-  kMin,             ///< smallest non-null value with a net positive count (numbers < strings)
+  kMin,             ///< smallest non-null value with a net positive count (numbers < strings;
+                    ///< a numeric string counts as its number, as in kSum)
   kMax,             ///< largest such value
   kFirst,           ///< non-null value at the earliest event time, earliest arrival on ties (insert-only)
   kLast,            ///< non-null value at the latest event time, latest arrival on ties (insert-only)
@@ -217,6 +236,9 @@ struct RefConfig {
   Duration bound = 0;
   Duration lateness = 0;
   uint32_t partitions = 1;
+  /// idle_timeout is set: between pauses (RefStep::Pause) a partition that has sent nothing is
+  /// idle.
+  bool idle_timeout = false;
   std::vector<RefAggregate> aggregates;
 };
 
@@ -268,24 +290,62 @@ inline Timestamp FloorTo(Timestamp t, Duration size) {
 /// Per-partition maxima and the watermark, as defined in the header comment.
 class Watermark {
  public:
-  Watermark(uint32_t partitions, Duration bound)
-      : max_(partitions, kMinTimestamp), ended_(partitions, false), bound_(bound) {}
-  void End(uint32_t p) { ended_[p] = true; }
-  /// The watermark the next record is judged against: its own partition's maximum is over
-  /// that partition's earlier records, like every other partition's.
-  Timestamp Before() {
-    Timestamp m = kMaxTimestamp;
+  Watermark(uint32_t partitions, Duration bound, bool idle_timeout = false)
+      : max_(partitions, kMinTimestamp),
+        heard_(partitions, 0),
+        ended_(partitions, false),
+        bound_(bound),
+        idle_timeout_(idle_timeout) {}
+  void End(uint32_t p) {
+    ended_[p] = true;
+    Settle();
+  }
+  /// The clock jumps past idle_timeout and the timer runs: every partition is idle until it
+  /// sends again.
+  void Pause() {
+    ++phase_;
+    Settle();
+  }
+  /// The watermark record i of partition p is judged against: p's own maximum is over its
+  /// earlier records; p is active (it is sending), other partitions count unless ended or idle.
+  Timestamp Before(uint32_t p) {
+    heard_[p] = phase_;
+    Timestamp m = max_[p];
     for (size_t q = 0; q < max_.size(); ++q)
-      if (!ended_[q]) m = std::min(m, max_[q]);
+      if (q != p && Active(q)) m = std::min(m, max_[q]);
     wm_ = std::max(wm_, SatSub(m, bound_));
     return wm_;
   }
-  void Saw(uint32_t p, Timestamp t) { max_[p] = std::max(max_[p], t); }
+  void Saw(uint32_t p, Timestamp t) {
+    max_[p] = std::max(max_[p], t);
+    Settle();
+  }
 
  private:
+  bool Active(size_t q) const { return !ended_[q] && (!idle_timeout_ || heard_[q] == phase_); }
+  /// After a record, an end or a pause: the minimum over active partitions; with none active,
+  /// +inf if all ended, else the largest maximum of any.
+  void Settle() {
+    Timestamp m = kMaxTimestamp, reached = kMinTimestamp;
+    bool active = false, all_ended = true;
+    for (size_t q = 0; q < max_.size(); ++q) {
+      all_ended = all_ended && ended_[q];
+      if (Active(q)) {
+        active = true;
+        m = std::min(m, max_[q]);
+      } else {
+        reached = std::max(reached, max_[q]);
+      }
+    }
+    wm_ = std::max(wm_, SatSub(active || all_ended ? m : reached, bound_));
+  }
+
   std::vector<Timestamp> max_;
+  std::vector<uint64_t> heard_;  ///< the phase (clock between pauses) of each partition's last record
   std::vector<bool> ended_;
   Duration bound_;
+  bool idle_timeout_;
+  uint64_t phase_ = 0;
   Timestamp wm_ = kMinTimestamp;
 };
 
@@ -338,7 +398,12 @@ inline RefCell Aggregate(const RefAggregate& agg, const std::vector<const RefRec
     case RefAgg::kMin:
     case RefAgg::kMax: {
       std::optional<RefValue> best;
+      std::map<RefValue, int64_t> counts;
       for (const auto& [v, n] : ValueCounts(recs)) {
+        auto x = RefNumeric(v);
+        counts[x ? RefValue::Number(*x) : v] += n;
+      }
+      for (const auto& [v, n] : counts) {
         if (n <= 0) continue;
         if (!best || (agg.fn == RefAgg::kMin ? v < *best : *best < v)) best = v;
       }
@@ -432,17 +497,21 @@ inline std::vector<std::pair<Timestamp, Timestamp>> WindowsOf(const spec::Window
 
 inline RefResult EvaluatePanes(const RefConfig& config, const std::vector<RefStep>& steps) {
   RefResult result;
-  Watermark wm(config.partitions, config.bound);
+  Watermark wm(config.partitions, config.bound, config.idle_timeout);
   const bool none = config.window.kind == spec::WindowKind::kNone;
   // (start, end) -> group -> records
   std::map<std::pair<Timestamp, Timestamp>, std::map<RefValue, std::vector<const RefRecord*>>> windows;
   for (const RefStep& step : steps) {
+    if (step.pause) {
+      wm.Pause();
+      continue;
+    }
     if (step.end_partition) {
       wm.End(step.partition);
       continue;
     }
     const RefRecord& r = step.record;
-    const Timestamp w = wm.Before();
+    const Timestamp w = wm.Before(r.partition);
     wm.Saw(r.partition, r.time);
     if (!r.passes_where) continue;
     auto ws = WindowsOf(config.window, r.time);
@@ -471,7 +540,7 @@ inline RefResult EvaluateSessions(const RefConfig& config, const std::vector<Ref
     std::vector<const RefRecord*> recs;
   };
   RefResult result;
-  Watermark wm(config.partitions, config.bound);
+  Watermark wm(config.partitions, config.bound, config.idle_timeout);
   const Duration gap = config.window.size;
   std::map<RefValue, std::vector<Session>> live;
   std::set<RefKey> closed_keys;
@@ -487,12 +556,16 @@ inline RefResult EvaluateSessions(const RefConfig& config, const std::vector<Ref
     }
   };
   for (const RefStep& step : steps) {
+    if (step.pause) {
+      wm.Pause();
+      continue;
+    }
     if (step.end_partition) {
       wm.End(step.partition);
       continue;
     }
     const RefRecord& r = step.record;
-    const Timestamp w = wm.Before();
+    const Timestamp w = wm.Before(r.partition);
     wm.Saw(r.partition, r.time);
     for (auto& [g, sessions] : live) {
       for (auto it = sessions.begin(); it != sessions.end();) {

@@ -71,8 +71,17 @@ char* WindowMetric::AssignSession(uint32_t group, Timestamp t, int8_t weight, Ti
     for (uint32_t id : found->second) {
       const Session& s = sessions_[id];
       if (t_end > s.start && t < s.end && SessionLive(s, wm)) {
-        if (target == UINT32_MAX) target = id;
-        else merged.push_back(id);
+        // The earliest session absorbs the others: which one that is depends on the data alone
+        // (not on the order sessions were created or restored in), and its row keeps its key
+        // (the start) unless the record itself comes earlier.
+        if (target == UINT32_MAX) {
+          target = id;
+        } else if (s.start < sessions_[target].start) {
+          merged.push_back(target);
+          target = id;
+        } else {
+          merged.push_back(id);
+        }
         start = std::min(start, s.start);
         end = std::max(end, s.end);
       }

@@ -41,8 +41,13 @@ ShardedMetric::ShardedMetric(std::shared_ptr<const MetricPlan> plan, uint32_t sh
 
 ShardedMetric::~ShardedMetric() = default;
 
+void ShardedMetric::SetNow(Timestamp now) {
+  pinned_now_ = now;
+  for (auto& s : shards_) s->SetNow(now);
+}
+
 void ShardedMetric::BeginApply() {
-  const Timestamp now = NowMillis();
+  const Timestamp now = pinned_now_ ? pinned_now_ : NowMillis();
   for (auto& s : shards_) s->SetNow(now);
 }
 
@@ -64,7 +69,7 @@ void ShardedMetric::Apply(Batch& batch, runtime::PreparedState* prepared, runtim
 }
 
 void ShardedMetric::EndPartition(uint32_t source, uint32_t partition, runtime::Emitter& out) {
-  const Timestamp now = NowMillis();
+  const Timestamp now = pinned_now_ ? pinned_now_ : NowMillis();
   for (auto& s : shards_) {
     s->SetNow(now);
     s->EndPartition(source, partition, out);
@@ -213,6 +218,13 @@ std::string ShardedMetric::StatusJson(Timestamp now) const {
     t.groups += x.groups;
     t.state_rows += x.state_rows;
     t.late += x.late;
+    t.open_sessions += x.open_sessions;
+    // Sessions are per group, so each shard holds its own: the oldest is the first to end of all.
+    if (std::pair(x.oldest_session_end, x.oldest_session_start) <
+        std::pair(t.oldest_session_end, t.oldest_session_start)) {
+      t.oldest_session_start = x.oldest_session_start;
+      t.oldest_session_end = x.oldest_session_end;
+    }
   }
   return shards_[0]->StatusJsonWith(now, t);
 }

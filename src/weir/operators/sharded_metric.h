@@ -50,6 +50,8 @@ class ShardedMetric final : public runtime::Metric {
   void FinishApply(runtime::Emitter& out) override { Merge(out); }
 
   size_t shard_count() const { return shards_.size(); }
+  /// Tests: pins the wall clock every shard goes by (WindowMetric::SetNow); 0 reads it again.
+  void SetNow(Timestamp now);
 
  private:
   struct Log;
@@ -62,6 +64,7 @@ class ShardedMetric final : public runtime::Metric {
   std::vector<std::unique_ptr<Log>> logs_;  ///< per shard: what it emitted in the current call
   uint64_t seq_ = 0;
   uint64_t emitted_rows_ = 0;
+  Timestamp pinned_now_ = 0;
   // Scratch of Merge, reused.
   std::vector<std::string> keys_;
 };

@@ -28,12 +28,16 @@ Timestamp SatAdd(Timestamp a, Duration b) {
 
 std::string WindowText(const spec::WindowSpec& w) {
   switch (w.kind) {
-    case spec::WindowKind::kTumbling: return "tumbling " + FormatDuration(w.size);
-    case spec::WindowKind::kSliding: return fmt::format("sliding {} every {}", FormatDuration(w.size), FormatDuration(w.every));
+    case spec::WindowKind::kTumbling:
+      return "tumbling " + FormatDuration(w.size);
+    case spec::WindowKind::kSliding:
+      return fmt::format("sliding {} every {}", FormatDuration(w.size), FormatDuration(w.every));
     case spec::WindowKind::kCumulative:
       return fmt::format("cumulative {} every {}", FormatDuration(w.size), FormatDuration(w.every));
-    case spec::WindowKind::kSession: return "session gap " + FormatDuration(w.size);
-    case spec::WindowKind::kNone: return "none";
+    case spec::WindowKind::kSession:
+      return "session gap " + FormatDuration(w.size);
+    case spec::WindowKind::kNone:
+      return "none";
   }
   return "?";
 }
@@ -51,7 +55,6 @@ void AppendTimeOrNull(std::string& s, Timestamp t) {
 // ---------------------------------------------------------------------------------------------
 // Panes
 
-
 WindowMetric::WindowMetric(MetricPlan plan) : WindowMetric(std::make_shared<const MetricPlan>(std::move(plan)), 0, 1) {}
 
 WindowMetric::WindowMetric(std::shared_ptr<const MetricPlan> plan, uint32_t shard, uint32_t shards)
@@ -63,11 +66,15 @@ WindowMetric::WindowMetric(std::shared_ptr<const MetricPlan> plan, uint32_t shar
   auto reads_key = [&](const expr::ProgramPtr& p) {
     return p && std::any_of(p->slots().begin(), p->slots().end(), [&](uint32_t s) { return s < key_count_; });
   };
-  keys_after_ranking_ = plan_.limit > 0 && key_count_ > 0 && !reads_key(plan_.having) &&
-                        std::none_of(plan_.selects.begin(), plan_.selects.end(), reads_key) &&
-                        std::none_of(plan_.order_by.begin(), plan_.order_by.end(),
-                                     [&](const auto& ob) { return ob.first < key_count_; });
+  keys_after_ranking_ =
+      plan_.limit > 0 && key_count_ > 0 && !reads_key(plan_.having) &&
+      std::none_of(plan_.selects.begin(), plan_.selects.end(), reads_key) &&
+      std::none_of(plan_.order_by.begin(), plan_.order_by.end(), [&](const auto& ob) { return ob.first < key_count_; });
   Timestamp now = NowMillis();
+  watermark_moved_at_ = now;
+  // The first partial rows come one `early` interval after the start, like every later one
+  // (not at the first timer tick, which would depend on when input happens to arrive).
+  last_early_ = now;
   for (const auto& in : plan_.inputs) inputs_.push_back({in.source, in.partition, kMinTimestamp, now, false});
 }
 
@@ -79,10 +86,13 @@ bool WindowMetric::Reads(uint32_t source) const {
 
 Duration WindowMetric::pane_size() const {
   switch (plan_.window.kind) {
-    case spec::WindowKind::kTumbling: return plan_.window.size;
+    case spec::WindowKind::kTumbling:
+      return plan_.window.size;
     case spec::WindowKind::kSliding:
-    case spec::WindowKind::kCumulative: return plan_.window.every;
-    default: return 0;
+    case spec::WindowKind::kCumulative:
+      return plan_.window.every;
+    default:
+      return 0;
   }
 }
 
@@ -94,18 +104,24 @@ Timestamp WindowMetric::PaneOf(Timestamp t) const {
 Timestamp WindowMetric::LastWindowEnd(Timestamp pane) const {
   switch (plan_.window.kind) {
     case spec::WindowKind::kTumbling:
-    case spec::WindowKind::kSliding: return SatAdd(pane, plan_.window.size);
-    case spec::WindowKind::kCumulative: return SatAdd(AlignDown(pane, plan_.window.size), plan_.window.size);
-    default: return kMaxTimestamp;
+    case spec::WindowKind::kSliding:
+      return SatAdd(pane, plan_.window.size);
+    case spec::WindowKind::kCumulative:
+      return SatAdd(AlignDown(pane, plan_.window.size), plan_.window.size);
+    default:
+      return kMaxTimestamp;
   }
 }
 
 Timestamp WindowMetric::WindowStart(Timestamp end) const {
   switch (plan_.window.kind) {
     case spec::WindowKind::kTumbling:
-    case spec::WindowKind::kSliding: return SatSub(end, plan_.window.size);
-    case spec::WindowKind::kCumulative: return AlignDown(end - 1, plan_.window.size);
-    default: return kMinTimestamp;
+    case spec::WindowKind::kSliding:
+      return SatSub(end, plan_.window.size);
+    case spec::WindowKind::kCumulative:
+      return AlignDown(end - 1, plan_.window.size);
+    default:
+      return kMinTimestamp;
   }
 }
 
@@ -151,26 +167,29 @@ void WindowMetric::DropPane(std::map<Timestamp, Pane>::iterator it) {
 WindowMetric::Input& WindowMetric::InputFor(uint32_t source, uint32_t partition) {
   for (auto& in : inputs_)
     if (in.source == source && in.partition == partition) return in;
-  inputs_.push_back({source, partition, kMinTimestamp, NowMillis(), false});
+  inputs_.push_back({source, partition, kMinTimestamp, Now(), false});
   return inputs_.back();
 }
 
 Timestamp WindowMetric::HeldAt(Timestamp now, const Input* except) const {
-  Timestamp m = kMaxTimestamp;
-  bool active = false, idle = false;
+  // As Flink's watermark valve: inputs that ended or are idle do not hold the watermark back.
+  // When no input is active, the watermark goes as far as the furthest any of them reached
+  // (never back: AdvanceTo only raises it); +inf only once every input has ended.
+  Timestamp m = kMaxTimestamp, reached = kMinTimestamp;
+  bool active = false, all_ended = true;
   for (const auto& in : inputs_) {
-    if (&in == except || in.ended) continue;
-    if (plan_.idle_timeout && now - in.last_seen > *plan_.idle_timeout) {
-      idle = true;
+    if (&in == except) continue;
+    all_ended = all_ended && in.ended;
+    if (in.ended || (plan_.idle_timeout && now - in.last_seen > *plan_.idle_timeout)) {
+      reached = std::max(reached, in.max_time);
       continue;
     }
     active = true;
     m = std::min(m, in.max_time);
   }
-  // Every remaining input idle: nothing moves the watermark (but nothing holds it either when
-  // another input is the one being processed).
-  if (!active && idle && !except) return kMinTimestamp;
-  return m;
+  // `except` is the input being processed: it is active, and no other input holds it back.
+  if (active || except || all_ended) return m;
+  return reached;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -265,9 +284,10 @@ std::unique_ptr<runtime::PreparedState> WindowMetric::Prepare(Batch& batch) cons
   // latest time. (Windows a run makes due then fire at the next record visited rather than inside
   // the run; no record of the run is folded, so what they emit is the same.)
   // (Without a gate, `where` or an invalid time, every record is kept: nothing to count.)
-  const size_t kept = sparse                                                ? sel.size()
-                      : !filtered && !plan_.where && p.invalid_time == 0 ? n
-                                                                          : static_cast<size_t>(std::count(p.keep.begin(), p.keep.end(), 1));
+  const size_t kept = sparse ? sel.size()
+                      : !filtered && !plan_.where && p.invalid_time == 0
+                          ? n
+                          : static_cast<size_t>(std::count(p.keep.begin(), p.keep.end(), 1));
   if (2 * kept < n) {
     p.steps.reserve(2 * kept + 1);
     Timestamp run_max = kMinTimestamp;
@@ -325,7 +345,8 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
   const size_t n = batch.size();
   if (n == 0) return;
   Prepared& p = *static_cast<Prepared*>(state);
-  const Timestamp now = now_ ? now_ : NowMillis();
+  const Timestamp now = Now();
+  const Timestamp watermark_before = watermark_;
   invalid_time_ += p.invalid_time;
   const std::vector<uint8_t>& keep = p.keep;
   const bool sharded = shards_ > 1;
@@ -366,8 +387,10 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
   constexpr size_t kAhead = 8;
   size_t ahead = 0, ahead_count = 0;  // next visit to prefetch; kept records it is ahead by
   auto prefetch_ahead = [&] {
-    if (ahead <= s) ahead = s + 1, ahead_count = 0;
-    else if (ahead_count > 0) --ahead_count;
+    if (ahead <= s)
+      ahead = s + 1, ahead_count = 0;
+    else if (ahead_count > 0)
+      --ahead_count;
     for (; ahead < visits && ahead_count < kAhead; ++ahead) {
       const size_t j = visit(ahead);
       if (!keep[j] || (sharded && p.owner[j] != shard_)) continue;  // not looked up here
@@ -499,30 +522,38 @@ void WindowMetric::Apply(Batch& batch, runtime::PreparedState* state, runtime::E
 
   if (!event_time) return;  // processing time advances on the timer
   Timestamp held = HeldAt(now, nullptr);
-  if (held != kMinTimestamp) AdvanceTo(held == kMaxTimestamp ? kMaxTimestamp : SatSub(held, plan_.watermark), out);
-  else AdvanceTo(watermark_, out);
+  if (held != kMinTimestamp)
+    AdvanceTo(held == kMaxTimestamp ? kMaxTimestamp : SatSub(held, plan_.watermark), out);
+  else
+    AdvanceTo(watermark_, out);
+  if (watermark_ != watermark_before) watermark_moved_at_ = now;
 }
 
 void WindowMetric::EndPartition(uint32_t source, uint32_t partition, runtime::Emitter& out) {
   tag_ = 0;
   InputFor(source, partition).ended = true;
-  Timestamp held = HeldAt(now_ ? now_ : NowMillis(), nullptr);
+  const Timestamp now = Now(), watermark_before = watermark_;
+  Timestamp held = HeldAt(now, nullptr);
   if (held == kMaxTimestamp) {
     AdvanceTo(kMaxTimestamp, out);
   } else if (held != kMinTimestamp && plan_.event_time) {
     AdvanceTo(SatSub(held, plan_.watermark), out);
   }
+  if (watermark_ != watermark_before) watermark_moved_at_ = now;
 }
 
 void WindowMetric::OnTimer(Timestamp now, runtime::Emitter& out) {
   tag_ = 0;
+  const Timestamp watermark_before = watermark_;
   if (!plan_.event_time) {
-    bool all_ended = !inputs_.empty() && std::all_of(inputs_.begin(), inputs_.end(), [](const Input& i) { return i.ended; });
+    bool all_ended =
+        !inputs_.empty() && std::all_of(inputs_.begin(), inputs_.end(), [](const Input& i) { return i.ended; });
     AdvanceTo(all_ended ? kMaxTimestamp : SatSub(now, plan_.watermark), out);
   } else if (plan_.idle_timeout) {
     Timestamp held = HeldAt(now, nullptr);
     if (held != kMinTimestamp) AdvanceTo(held == kMaxTimestamp ? kMaxTimestamp : SatSub(held, plan_.watermark), out);
   }
+  if (watermark_ != watermark_before) watermark_moved_at_ = now;
   Duration early = plan_.emit_early.value_or(plan_.window.kind == spec::WindowKind::kNone ? 1000 : 0);
   if (early > 0 && now - last_early_ >= early) {
     last_early_ = now;
@@ -572,9 +603,12 @@ void WindowMetric::AdvanceTo(Timestamp wm, runtime::Emitter& out) {
 
 Timestamp WindowMetric::NextFireEnd() const {
   switch (plan_.window.kind) {
-    case spec::WindowKind::kNone: return kMaxTimestamp;
-    case spec::WindowKind::kSession: return open_sessions_.empty() ? kMaxTimestamp : open_sessions_.begin()->first;
-    default: break;
+    case spec::WindowKind::kNone:
+      return kMaxTimestamp;
+    case spec::WindowKind::kSession:
+      return open_sessions_.empty() ? kMaxTimestamp : open_sessions_.begin()->first;
+    default:
+      break;
   }
   if (panes_.empty()) return kMaxTimestamp;
   const Duration ps = pane_size();
@@ -680,7 +714,8 @@ void WindowMetric::FireWindow(Timestamp end, bool final, uint8_t only_dirty, run
         const uint32_t i = at[p.group_of[r]];
         if (i == kNotMerged) continue;
         char* dst = merged_.data() + static_cast<size_t>(i) * ss;
-        *reinterpret_cast<int64_t*>(dst) = aggregate::AddCount(*reinterpret_cast<int64_t*>(dst), *reinterpret_cast<const int64_t*>(p.row(r)));
+        *reinterpret_cast<int64_t*>(dst) =
+            aggregate::AddCount(*reinterpret_cast<int64_t*>(dst), *reinterpret_cast<const int64_t*>(p.row(r)));
         for (const auto& a : plan_.aggregates) a.fn->Merge(dst + a.offset, p.row(r) + a.offset);
       }
     }
@@ -713,8 +748,8 @@ bool WindowMetric::EmitItems(std::vector<EmitItem>& items, bool final, bool sort
   // Keys of the rows that rank out of the top `limit` are never looked at when nothing that
   // ranks reads them: they are decoded for the rows that stay (keys_after_ranking_).
   const bool late_keys = sorted_window && keys_after_ranking_ && items.size() > static_cast<size_t>(plan_.limit);
-  std::vector<Value>& all = emit_values_;  // width values per candidate row
-  std::vector<uint32_t>& source = emit_source_;  // item index per candidate row
+  std::vector<Value>& all = emit_values_;              // width values per candidate row
+  std::vector<uint32_t>& source = emit_source_;        // item index per candidate row
   std::vector<uint32_t>& deletions = emit_deletions_;  // items whose earlier row must go
   all.clear();
   source.clear();
@@ -765,9 +800,8 @@ bool WindowMetric::EmitItems(std::vector<EmitItem>& items, bool final, bool sort
     } else {
       std::sort(order.begin(), order.end(), before);
     }
-    std::sort(deletions.begin(), deletions.end(), [&](uint32_t x, uint32_t y) {
-      return groups_.key(items[x].group) < groups_.key(items[y].group);
-    });
+    std::sort(deletions.begin(), deletions.end(),
+              [&](uint32_t x, uint32_t y) { return groups_.key(items[x].group) < groups_.key(items[y].group); });
   }
   if (late_keys) {
     for (uint32_t idx : order) {
@@ -874,14 +908,32 @@ std::optional<Timestamp> WindowMetric::InputWatermark(uint32_t source) const {
 }
 
 StatusTotals WindowMetric::Totals() const {
-  size_t state_rows = 0;
+  size_t state_rows = open_sessions_.size() + fired_sessions_.size();  // a session is one state row
   for (const auto& [start, p] : panes_) state_rows += p.rows();
-  return {groups_.size(), state_rows, late_, emitted_rows_};
+  StatusTotals t{groups_.size(), state_rows, late_, emitted_rows_};
+  t.open_sessions = open_sessions_.size();
+  if (!open_sessions_.empty()) {
+    const Session& first = sessions_[open_sessions_.begin()->second];
+    t.oldest_session_start = first.start;
+    t.oldest_session_end = first.end;
+  }
+  return t;
+}
+
+const WindowMetric::Input* WindowMetric::Holder(Timestamp now) const {
+  const Input* holder = nullptr;
+  for (const auto& in : inputs_)
+    if (!in.ended && !Idle(in, now) && (!holder || in.max_time < holder->max_time)) holder = &in;
+  return holder;
 }
 
 std::string WindowMetric::StatusJson(Timestamp now) const { return StatusJsonWith(now, Totals()); }
 
 std::string WindowMetric::StatusJsonWith(Timestamp now, const StatusTotals& totals) const {
+  const bool session = plan_.window.kind == spec::WindowKind::kSession;
+  auto source_name = [&](const Input& in) {
+    return in.source < plan_.source_ids.size() ? plan_.source_ids[in.source] : std::to_string(in.source);
+  };
   std::string s = "{\"id\":";
   AppendJsonString(s, plan_.schema.id);
   s += ",\"window\":";
@@ -890,28 +942,32 @@ std::string WindowMetric::StatusJsonWith(Timestamp now, const StatusTotals& tota
   AppendJsonString(s, plan_.event_time ? plan_.event_time_text : "processing time");
   s += ",\"watermark\":";
   AppendTimeOrNull(s, watermark_);
-  s += fmt::format(",\"open_panes\":{},\"groups\":{},\"state_rows\":{},\"late_records\":{},\"invalid_event_time\":{},"
-                   "\"emitted_rows\":{}",
-                   panes_.size(), totals.groups, totals.state_rows, totals.late, invalid_time_, totals.emitted_rows);
+  s += fmt::format(",\"open_panes\":{}", panes_.size());
+  if (session) s += fmt::format(",\"open_sessions\":{}", totals.open_sessions);
+  s += fmt::format(",\"groups\":{},\"state_rows\":{},\"late_records\":{},\"invalid_event_time\":{},\"emitted_rows\":{}",
+                   totals.groups, totals.state_rows, totals.late, invalid_time_, totals.emitted_rows);
   s += ",\"inputs\":[";
-  const Input* holder = nullptr;
   for (size_t i = 0; i < inputs_.size(); ++i) {
     const Input& in = inputs_[i];
-    bool idle = !in.ended && plan_.idle_timeout && now - in.last_seen > *plan_.idle_timeout;
     if (i) s += ',';
     s += "{\"source\":";
-    AppendJsonString(s, in.source < plan_.source_ids.size() ? plan_.source_ids[in.source] : std::to_string(in.source));
+    AppendJsonString(s, source_name(in));
     s += fmt::format(",\"partition\":{},\"max_event_time\":", in.partition);
     AppendTimeOrNull(s, in.max_time);
     s += ",\"state\":\"";
-    s += in.ended ? "ended" : idle ? "idle" : in.max_time == kMinTimestamp ? "waiting" : "active";
+    s += in.ended ? "ended" : Idle(in, now) ? "idle" : in.max_time == kMinTimestamp ? "waiting" : "active";
     s += fmt::format("\",\"ms_since_last_record\":{}}}", now - in.last_seen);
-    if (!in.ended && !idle && (!holder || in.max_time < holder->max_time)) holder = &in;
   }
   s += "]";
-  // The oldest window that has not fired, and what it is waiting for.
-  if (!panes_.empty() && plan_.window.kind != spec::WindowKind::kNone) {
-    Timestamp first_end = kMaxTimestamp;
+  // The oldest window that has not fired (for sessions, the open session that ends first), and
+  // what it is waiting for: which input holds the watermark back, and since when.
+  Timestamp first_start = kMinTimestamp, first_end = kMaxTimestamp;
+  if (session) {
+    if (totals.open_sessions > 0) {
+      first_start = totals.oldest_session_start;
+      first_end = totals.oldest_session_end;
+    }
+  } else if (!panes_.empty() && plan_.window.kind != spec::WindowKind::kNone) {
     for (const auto& [start, p] : panes_) {
       for (Timestamp e = start + pane_size(); e <= LastWindowEnd(start); e += pane_size())
         if (e > fired_upto_) {
@@ -919,36 +975,56 @@ std::string WindowMetric::StatusJsonWith(Timestamp now, const StatusTotals& tota
           break;
         }
     }
-    if (first_end != kMaxTimestamp) {
-      s += ",\"oldest_open_window\":{\"start\":";
-      AppendTimeOrNull(s, WindowStart(first_end));
-      s += ",\"end\":";
-      AppendTimeOrNull(s, first_end);
-      std::string why;
-      if (!plan_.event_time) {
-        why = fmt::format("processing time: fires when the clock passes the window end plus the {} bound",
-                          FormatDuration(plan_.watermark));
-      } else if (holder) {
-        std::string src = holder->source < plan_.source_ids.size() ? plan_.source_ids[holder->source]
-                                                                     : std::to_string(holder->source);
-        if (holder->max_time == kMinTimestamp) {
-          why = fmt::format("source '{}' partition {} has sent no event yet, so the watermark cannot advance{}", src,
-                            holder->partition,
-                            plan_.idle_timeout ? "" : " (set idle_timeout to stop waiting for quiet inputs)");
-        } else {
-          why = fmt::format(
-              "watermark {} is behind the window end; it is held back by source '{}' partition {} (max event time {}, "
-              "last record {} ms ago, bound {})",
-              watermark_ == kMinTimestamp ? std::string("(none)") : FormatIso8601(watermark_), src, holder->partition,
-              FormatIso8601(holder->max_time), now - holder->last_seen, FormatDuration(plan_.watermark));
-        }
-      } else {
-        why = "every input is idle; the watermark waits for new events";
-      }
-      s += ",\"waiting_for\":";
-      AppendJsonString(s, why);
-      s += "}";
+    first_start = WindowStart(first_end);
+  }
+  if (first_end != kMaxTimestamp) {
+    s += ",\"oldest_open_window\":{\"start\":";
+    AppendTimeOrNull(s, first_start);
+    s += ",\"end\":";
+    AppendTimeOrNull(s, first_end);
+    const Input* holder = plan_.event_time ? Holder(now) : nullptr;
+    s += ",\"held_by\":";
+    if (holder) {
+      s += "{\"source\":";
+      AppendJsonString(s, source_name(*holder));
+      s += fmt::format(",\"partition\":{},\"max_event_time\":", holder->partition);
+      AppendTimeOrNull(s, holder->max_time);
+      s += fmt::format(",\"ms_since_last_record\":{}}}", now - holder->last_seen);
+    } else {
+      s += "null";
     }
+    s += ",\"watermark_advanced_at\":";
+    AppendTimeOrNull(s, watermark_moved_at_);
+    s += fmt::format(",\"ms_since_watermark_advanced\":{}", now - watermark_moved_at_);
+    const std::string since =
+        fmt::format("the watermark {} at {} ({} ms ago)",
+                    watermark_ == kMinTimestamp ? "has not advanced since the metric started" : "last advanced",
+                    FormatIso8601(watermark_moved_at_), now - watermark_moved_at_);
+    std::string why;
+    if (!plan_.event_time) {
+      why = fmt::format("processing time: fires when the clock passes the window end plus the {} bound",
+                        FormatDuration(plan_.watermark));
+    } else if (holder && holder->max_time == kMinTimestamp) {
+      why = fmt::format("source '{}' partition {} has sent no event yet, so the watermark cannot advance{}; {}",
+                        source_name(*holder), holder->partition,
+                        plan_.idle_timeout ? "" : " (set idle_timeout to stop waiting for quiet inputs)", since);
+    } else if (holder) {
+      why = fmt::format(
+          "watermark {} is behind the window end; it is held back by source '{}' partition {} (max event time {}, "
+          "last record {} ms ago, bound {}); {}",
+          watermark_ == kMinTimestamp ? std::string("(none)") : FormatIso8601(watermark_), source_name(*holder),
+          holder->partition, FormatIso8601(holder->max_time), now - holder->last_seen, FormatDuration(plan_.watermark),
+          since);
+    } else {
+      why = fmt::format(
+          "no input is active (each has ended or is idle): the watermark {} is as far as the furthest of them "
+          "reached, minus the {} bound, and waits for new events; {}",
+          watermark_ == kMinTimestamp ? std::string("(none)") : FormatIso8601(watermark_),
+          FormatDuration(plan_.watermark), since);
+    }
+    s += ",\"waiting_for\":";
+    AppendJsonString(s, why);
+    s += "}";
   }
   s += "}";
   return s;

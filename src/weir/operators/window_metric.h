@@ -7,7 +7,9 @@
 // window is the panes from its start to the current step; `none` is one pane forever.
 //
 // The watermark is tracked per input partition (max event time seen minus the bound); the
-// metric's watermark is the minimum over its inputs that are neither ended nor idle. A window
+// metric's watermark is the minimum over its inputs that are neither ended nor idle (no record
+// for `idle_timeout`). When every input is ended or idle, it is the furthest any of them reached
+// (minus the bound), and +inf once all have ended; it never goes back. A window
 // [start, end) fires when the watermark reaches `end`. A record behind the watermark whose
 // window is still within the allowed lateness updates the window and re-emits it with a higher
 // revision; later than that it goes to the late output.
@@ -42,7 +44,7 @@ struct AggregateCall {
 /// Everything a WindowMetric needs, compiled from a MetricSpec by the planner.
 struct MetricPlan {
   MetricSchema schema;
-  std::string definition;  ///< canonical text of what shapes the state (for checkpoints)
+  std::string definition;         ///< canonical text of what shapes the state (for checkpoints)
   std::vector<uint32_t> sources;  ///< sources read; empty = all
   std::vector<runtime::InputPartition> inputs;
   std::vector<std::string> source_ids;  ///< by source index, for status
@@ -84,6 +86,9 @@ class ShardOutput {
 /// Totals a partitioned metric reports in place of one shard's own (StatusJson).
 struct StatusTotals {
   uint64_t groups, state_rows, late, emitted_rows;
+  uint64_t open_sessions = 0;  ///< sessions not fired yet
+  /// The open session that ends first (the next the watermark must pass), if any.
+  Timestamp oldest_session_start = kMaxTimestamp, oldest_session_end = kMaxTimestamp;
 };
 
 class WindowMetric final : public runtime::Metric {
@@ -125,8 +130,8 @@ class WindowMetric final : public runtime::Metric {
 
   // Partitioning (ShardedMetric).
   void SetShardOutput(ShardOutput* out) { shard_out_ = out; }
-  /// The wall clock Apply and EndPartition go by (0: read it), so that every shard judges
-  /// idle inputs alike.
+  /// The wall clock Apply, EndPartition and RestoreState go by (0: read it), so that every
+  /// shard judges idle inputs alike. Tests pin it to judge idleness on a clock of their own.
   void SetNow(Timestamp now) { now_ = now; }
   /// Which shard of `shards` owns a group key.
   static uint32_t ShardOf(std::string_view key, uint32_t shards);
@@ -154,8 +159,17 @@ class WindowMetric final : public runtime::Metric {
   Pane& PaneAt(Timestamp start);
   char* RowFor(Pane& pane, uint32_t group);
   Input& InputFor(uint32_t source, uint32_t partition);
-  /// Minimum over inputs that hold the watermark back, or kMaxTimestamp if none does.
+  Timestamp Now() const { return now_ ? now_ : NowMillis(); }
+  /// The largest event time the watermark may follow (before the bound is taken off): the
+  /// minimum over active inputs (neither ended nor idle) other than `except`; kMaxTimestamp if
+  /// there is none and `except` is given or every input has ended; otherwise (every input
+  /// ended or idle) the largest event time any of them reached.
   Timestamp HeldAt(Timestamp now, const Input* except) const;
+  /// The active input with the smallest event time: the one holding the watermark back.
+  const Input* Holder(Timestamp now) const;
+  bool Idle(const Input& in, Timestamp now) const {
+    return !in.ended && plan_.idle_timeout && now - in.last_seen > *plan_.idle_timeout;
+  }
   void AdvanceTo(Timestamp wm, runtime::Emitter& out);
   /// Emits the window ending at `end`: every group, or (only_dirty != 0) the groups whose rows
   /// carry one of the `only_dirty` flags.
@@ -228,6 +242,7 @@ class WindowMetric final : public runtime::Metric {
   std::map<Timestamp, uint64_t> revisions_;  ///< window start -> emissions so far
   std::vector<Input> inputs_;
   Timestamp watermark_ = kMinTimestamp;
+  Timestamp watermark_moved_at_ = 0;      ///< wall clock when watermark_ last advanced (for status)
   Timestamp fired_upto_ = kMinTimestamp;  ///< every window ending at or before this has fired
   Timestamp next_fire_ = kMaxTimestamp;   ///< NextFireEnd(), kept current for the record loop
   Timestamp last_early_ = 0;
@@ -249,7 +264,7 @@ class WindowMetric final : public runtime::Metric {
   std::vector<char*> rows_;
   // Per-firing scratch of FireWindow and EmitItems, reused.
   static constexpr uint32_t kNotMerged = UINT32_MAX;
-  std::vector<uint32_t> merged_at_;   ///< group id -> position in fire_groups_, or kNotMerged
+  std::vector<uint32_t> merged_at_;    ///< group id -> position in fire_groups_, or kNotMerged
   std::vector<uint32_t> fire_groups_;  ///< groups of a window over several panes
   std::vector<char> merged_;           ///< their merged states
   std::vector<EmitItem> fire_items_;

@@ -173,7 +173,7 @@ Status WindowMetric::LoadSaved(std::string_view in, bool control) {
     emitted_rows_ = emitted;
   }
   WEIR_RETURN_IF_ERROR(GetU64(in, &n));
-  Timestamp now = NowMillis();
+  Timestamp now = Now();
   for (uint64_t i = 0; i < n; ++i) {
     uint64_t source, partition, ended;
     int64_t max_time;

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "weir/codec/json_decoder.h"
+#include "weir/operators/sharded_metric.h"
 
 namespace weir::operators {
 namespace {
@@ -37,8 +38,8 @@ struct MetricHarness {
   std::unique_ptr<codec::JsonDecoder> decoder;
   Collector out;
 
-  explicit MetricHarness(spec::MetricSpec m, uint32_t partitions = 1) {
-    runtime::PlanContext ctx{pipeline, diags, layout, {{"in", partitions, false, false}}, ""};
+  explicit MetricHarness(spec::MetricSpec m, uint32_t partitions = 1, size_t shards = 1) {
+    runtime::PlanContext ctx{pipeline, diags, layout, {{"in", partitions, false, false}}, "", shards};
     metric = MakeWindowMetric(m, ctx, 0);
     EXPECT_TRUE(diags.ok()) << diags.Format();
     decoder = std::make_unique<codec::JsonDecoder>(layout);
@@ -65,6 +66,11 @@ struct MetricHarness {
     metric->Process(b, out);
   }
   void End(uint32_t partition = 0) { metric->EndPartition(0, partition, out); }
+  /// Pins the wall clock the metric judges idle inputs by (and status ages) to `now`.
+  void SetClock(Timestamp now) {
+    if (auto* w = dynamic_cast<WindowMetric*>(metric.get())) w->SetNow(now);
+    if (auto* s = dynamic_cast<ShardedMetric*>(metric.get())) s->SetNow(now);
+  }
 };
 
 spec::MetricSpec RevenuePerMinute() {
@@ -89,8 +95,10 @@ TEST(TumblingWindow, GateFilteredRecordsMoveTimeOnly) {
 {"type":"buy","ts":"2026-01-01T00:00:30Z","cur":"EUR","amount":1000}
 {"type":"view","ts":"2026-01-01T00:02:00Z","cur":"USD","amount":5}
 )";
-    if (most) h.FeedFiltered(in, {1, 2, 3});
-    else h.FeedFiltered(in, {1});
+    if (most)
+      h.FeedFiltered(in, {1, 2, 3});
+    else
+      h.FeedFiltered(in, {1});
     // The last record (filtered or not, `where` drops it) moved the watermark past the first minute.
     auto rows = h.out.Take();
     if (most) {
@@ -112,7 +120,8 @@ TEST(TumblingWindow, FilteredRunsEmitWhatRecordByRecordDoes) {
   for (auto kind : {spec::WindowKind::kTumbling, spec::WindowKind::kSliding, spec::WindowKind::kSession}) {
     spec::MetricSpec m = RevenuePerMinute();
     m.allowed_lateness = 20000;
-    m.window = {kind, kind == spec::WindowKind::kSession ? 15000 : 60000, kind == spec::WindowKind::kSliding ? 20000 : 0, {}};
+    m.window = {
+        kind, kind == spec::WindowKind::kSession ? 15000 : 60000, kind == spec::WindowKind::kSliding ? 20000 : 0, {}};
     std::vector<std::string> lines;
     std::vector<size_t> views;
     uint64_t x = 99;
@@ -137,8 +146,10 @@ TEST(TumblingWindow, FilteredRunsEmitWhatRecordByRecordDoes) {
           in += lines[i] + "\n";
           if (std::binary_search(views.begin(), views.end(), i)) filtered.push_back(i - from);
         }
-        if (marked) h.FeedFiltered(in, filtered);
-        else h.Feed(in);
+        if (marked)
+          h.FeedFiltered(in, filtered);
+        else
+          h.Feed(in);
       }
       h.End();
       return std::pair(h.out.rows, h.out.late);
@@ -215,10 +226,12 @@ TEST(TumblingWindow, FiresWhenWatermarkPassesEnd) {
   auto rows = h.out.Take();
   ASSERT_EQ(rows.size(), 2u);
   // Rows of a window go out in group-key order.
-  EXPECT_EQ(rows[0],
-            R"({"metric":"revenue","window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:01:00.000Z","cur":"EUR","n":1,"total":5,"avg":5,"revision":1,"final":true})");
-  EXPECT_EQ(rows[1],
-            R"({"metric":"revenue","window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:01:00.000Z","cur":"USD","n":2,"total":30,"avg":15,"revision":1,"final":true})");
+  EXPECT_EQ(
+      rows[0],
+      R"({"metric":"revenue","window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:01:00.000Z","cur":"EUR","n":1,"total":5,"avg":5,"revision":1,"final":true})");
+  EXPECT_EQ(
+      rows[1],
+      R"({"metric":"revenue","window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:01:00.000Z","cur":"USD","n":2,"total":30,"avg":15,"revision":1,"final":true})");
 }
 
 // A top-N ranks by order_by, then by group key; the rows it keeps carry their keys whether or
@@ -327,7 +340,8 @@ TEST(TumblingWindow, EmptyWindowsEmitNothing) {
 TEST(TumblingWindow, WatermarkIsMinimumOverPartitions) {
   MetricHarness h(RevenuePerMinute(), 2);
   h.Feed(R"({"type":"buy","ts":"2026-01-01T00:00:10Z","cur":"USD","amount":1}
-{"type":"view","ts":"2026-01-01T00:05:00Z"})", 0);
+{"type":"view","ts":"2026-01-01T00:05:00Z"})",
+         0);
   EXPECT_TRUE(h.out.rows.empty());  // partition 1 has not spoken: the watermark waits
   h.Feed(R"({"type":"view","ts":"2026-01-01T00:01:10Z"})", 1);
   EXPECT_EQ(h.out.Take().size(), 1u);
@@ -362,7 +376,8 @@ TEST(TumblingWindow, RetractionsMoveGroups) {
   metric->Process(b, out);
   metric->EndPartition(0, 0, out);
   ASSERT_EQ(out.rows.size(), 2u);
-  EXPECT_NE(out.rows[0].find(R"("status":"completed","n":1,"total":30,"biggest":30)"), std::string::npos) << out.rows[0];
+  EXPECT_NE(out.rows[0].find(R"("status":"completed","n":1,"total":30,"biggest":30)"), std::string::npos)
+      << out.rows[0];
   EXPECT_NE(out.rows[1].find(R"("status":"pending","n":1,"total":10,"biggest":10)"), std::string::npos);
   // The cancelled order was deleted: its group has no records and no row.
 }
@@ -389,13 +404,20 @@ TEST(SessionWindow, SessionsPerGroupCloseAfterGap) {
   auto rows = h.out.Take();
   ASSERT_EQ(rows.size(), 2u);
   std::sort(rows.begin(), rows.end());
-  EXPECT_EQ(rows[0], R"({"metric":"sessions","window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:55:00.000Z","user":"a","events":3,"spent":8,"revision":2,"final":true})");
+  EXPECT_EQ(
+      rows[0],
+      R"({"metric":"sessions","window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:55:00.000Z","user":"a","events":3,"spent":8,"revision":2,"final":true})");
   // Session rows carry their sequence number as revision: b closed first.
-  EXPECT_EQ(rows[1], R"({"metric":"sessions","window_start":"2026-01-01T00:05:00.000Z","window_end":"2026-01-01T00:35:00.000Z","user":"b","events":1,"spent":2,"revision":1,"final":true})");
+  EXPECT_EQ(
+      rows[1],
+      R"({"metric":"sessions","window_start":"2026-01-01T00:05:00.000Z","window_end":"2026-01-01T00:35:00.000Z","user":"b","events":1,"spent":2,"revision":1,"final":true})");
   h.End();
   rows = h.out.Take();
   ASSERT_EQ(rows.size(), 1u);
-  EXPECT_NE(rows[0].find(R"("window_start":"2026-01-01T02:00:00.000Z","window_end":"2026-01-01T02:30:00.000Z","user":"a","events":1)"), std::string::npos);
+  EXPECT_NE(
+      rows[0].find(
+          R"("window_start":"2026-01-01T02:00:00.000Z","window_end":"2026-01-01T02:30:00.000Z","user":"a","events":1)"),
+      std::string::npos);
 }
 
 TEST(SessionWindow, BridgingRecordMergesSessions) {
@@ -406,7 +428,9 @@ TEST(SessionWindow, BridgingRecordMergesSessions) {
   h.End();
   auto rows = h.out.Take();
   ASSERT_EQ(rows.size(), 1u);
-  EXPECT_EQ(rows[0], R"({"metric":"sessions","window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T01:20:00.000Z","user":"a","events":3,"spent":7,"revision":1,"final":true})");
+  EXPECT_EQ(
+      rows[0],
+      R"({"metric":"sessions","window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T01:20:00.000Z","user":"a","events":3,"spent":7,"revision":1,"final":true})");
 }
 
 TEST(SessionWindow, LateMergeDeletesTheEmittedRow) {
@@ -423,8 +447,331 @@ TEST(SessionWindow, LateMergeDeletesTheEmittedRow) {
   rows = h.out.Take();
   std::sort(rows.begin(), rows.end());
   ASSERT_EQ(rows.size(), 2u) << rows[0];
-  EXPECT_EQ(rows[0], R"({"metric":"sessions","window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T01:20:00.000Z","user":"a","events":3,"spent":7,"revision":4,"final":true})");
-  EXPECT_EQ(rows[1], R"({"metric":"sessions","window_start":"2026-01-01T00:50:00.000Z","window_end":"2026-01-01T01:20:00.000Z","user":"a","events":null,"spent":null,"revision":3,"final":true,"deleted":true})");
+  EXPECT_EQ(
+      rows[0],
+      R"({"metric":"sessions","window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T01:20:00.000Z","user":"a","events":3,"spent":7,"revision":4,"final":true})");
+  EXPECT_EQ(
+      rows[1],
+      R"({"metric":"sessions","window_start":"2026-01-01T00:50:00.000Z","window_end":"2026-01-01T01:20:00.000Z","user":"a","events":null,"spent":null,"revision":3,"final":true,"deleted":true})");
+}
+
+// ---- idle_timeout ---------------------------------------------------------------------------
+
+// Partition 1 never sends. Without idle_timeout it holds the watermark back for good; with it,
+// once it has been quiet for the timeout, partition 0 alone moves the watermark.
+TEST(IdleTimeout, IdleInputStopsHoldingTheWatermarkBack) {
+  for (bool idle : {false, true}) {
+    SCOPED_TRACE(idle ? "idle_timeout 10s" : "no idle_timeout");
+    spec::MetricSpec m = RevenuePerMinute();
+    if (idle) m.idle_timeout = 10000;
+    MetricHarness h(m, 2);
+    const Timestamp t0 = NowMillis();  // the inputs were last heard from when the metric started
+    h.SetClock(t0);
+    h.Feed(R"({"type":"buy","ts":"2026-01-01T00:00:10Z","cur":"USD","amount":1}
+{"type":"buy","ts":"2026-01-01T00:02:00Z","cur":"USD","amount":2})",
+           0);
+    EXPECT_TRUE(h.out.rows.empty());  // partition 1 is not idle yet
+    h.SetClock(t0 + 10001);
+    h.Feed(R"({"type":"buy","ts":"2026-01-01T00:02:10Z","cur":"USD","amount":4})", 0);
+    auto rows = h.out.Take();
+    if (!idle) {
+      EXPECT_TRUE(rows.empty());
+      continue;
+    }
+    // Watermark 00:02:10 - 5s: the first minute fires (the third is still open).
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_NE(
+        rows[0].find(
+            R"("window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:01:00.000Z","cur":"USD","n":1,"total":1,)"),
+        std::string::npos)
+        << rows[0];
+    std::string status = h.metric->StatusJson(t0 + 10001);
+    EXPECT_NE(status.find(R"("watermark":"2026-01-01T00:02:05.000Z")"), std::string::npos) << status;
+    EXPECT_NE(status.find(R"("partition":1,"max_event_time":null,"state":"idle")"), std::string::npos) << status;
+    // Partition 1 speaks again: it is active, and holds the watermark (which does not go back).
+    h.Feed(R"({"type":"buy","ts":"2026-01-01T00:02:30Z","cur":"EUR","amount":8})", 1);
+    h.Feed(R"({"type":"buy","ts":"2026-01-01T00:09:00Z","cur":"USD","amount":16})", 0);
+    EXPECT_TRUE(h.out.Take().empty());
+    status = h.metric->StatusJson(t0 + 10001);
+    EXPECT_NE(status.find(R"("watermark":"2026-01-01T00:02:25.000Z")"), std::string::npos) << status;
+  }
+}
+
+// A file source that ended and an HTTP source that is idle (the case the audit found): the
+// watermark goes as far as the ended input reached (not to +inf: the idle input may still send),
+// windows up to there fire on the timer, and a record of the idle input behind it is late.
+TEST(IdleTimeout, EndedAndIdleInputsAdvanceToTheFurthestReached) {
+  spec::MetricSpec m = RevenuePerMinute();
+  m.idle_timeout = 10000;
+  MetricHarness h(m, 2);
+  const Timestamp t0 = NowMillis();
+  h.SetClock(t0);
+  h.Feed(R"({"type":"buy","ts":"2026-01-01T00:00:10Z","cur":"USD","amount":1}
+{"type":"buy","ts":"2026-01-01T00:01:30Z","cur":"USD","amount":2})",
+         0);
+  h.End(0);
+  EXPECT_TRUE(h.out.rows.empty());  // partition 1 is not idle yet
+  h.SetClock(t0 + 10001);
+  h.metric->OnTimer(t0 + 10001, h.out);
+  auto rows = h.out.Take();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_NE(
+      rows[0].find(
+          R"("window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:01:00.000Z","cur":"USD","n":1,"total":1,)"),
+      std::string::npos)
+      << rows[0];
+  std::string status = h.metric->StatusJson(t0 + 10001);
+  EXPECT_NE(status.find(R"("watermark":"2026-01-01T00:01:25.000Z")"), std::string::npos) << status;
+  EXPECT_NE(status.find(R"("state":"ended")"), std::string::npos) << status;
+  EXPECT_NE(status.find(R"("state":"idle")"), std::string::npos) << status;
+  EXPECT_NE(status.find("no input is active"), std::string::npos) << status;
+  // The idle input sends: a record behind the watermark is late; then it moves the watermark.
+  h.Feed(R"({"type":"buy","ts":"2026-01-01T00:00:30Z","cur":"USD","amount":4})", 1);
+  EXPECT_EQ(h.out.late.size(), 1u);
+  EXPECT_TRUE(h.out.Take().empty());
+  h.Feed(R"({"type":"buy","ts":"2026-01-01T00:03:00Z","cur":"USD","amount":8})", 1);
+  rows = h.out.Take();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_NE(
+      rows[0].find(
+          R"("window_start":"2026-01-01T00:01:00.000Z","window_end":"2026-01-01T00:02:00.000Z","cur":"USD","n":1,"total":2,)"),
+      std::string::npos)
+      << rows[0];
+}
+
+// ---- status: the oldest open window and what holds it ----------------------------------------
+
+TEST(MetricStatus, OldestOpenWindowNamesTheHolderAndSinceWhen) {
+  MetricHarness h(RevenuePerMinute(), 2);
+  const Timestamp t0 = 1767225600000;  // a pinned wall clock: 2026-01-01T00:00:00Z
+  h.SetClock(t0);
+  h.Feed(R"({"type":"buy","ts":"2026-01-01T00:00:10Z","cur":"USD","amount":1}
+{"type":"buy","ts":"2026-01-01T00:05:00Z","cur":"USD","amount":2})",
+         0);
+  h.SetClock(t0 + 1000);
+  h.Feed(R"({"type":"buy","ts":"2026-01-01T00:00:20Z","cur":"EUR","amount":1})", 1);  // watermark 00:00:15
+  h.SetClock(t0 + 6000);
+  h.Feed(R"({"type":"buy","ts":"2026-01-01T00:00:25Z","cur":"EUR","amount":1})", 1);  // watermark 00:00:20
+  h.SetClock(t0 + 13000);
+  h.Feed(R"({"type":"buy","ts":"2026-01-01T00:06:00Z","cur":"USD","amount":1})", 0);  // moves nothing
+  EXPECT_TRUE(h.out.rows.empty());
+  const std::string status = h.metric->StatusJson(t0 + 14000);
+  EXPECT_NE(status.find(R"("watermark":"2026-01-01T00:00:20.000Z")"), std::string::npos) << status;
+  EXPECT_NE(
+      status.find(
+          R"("oldest_open_window":{"start":"2026-01-01T00:00:00.000Z","end":"2026-01-01T00:01:00.000Z",)"
+          R"("held_by":{"source":"in","partition":1,"max_event_time":"2026-01-01T00:00:25.000Z","ms_since_last_record":8000},)"
+          R"("watermark_advanced_at":"2026-01-01T00:00:06.000Z","ms_since_watermark_advanced":8000,)"),
+      std::string::npos)
+      << status;
+  EXPECT_NE(
+      status.find("held back by source 'in' partition 1 (max event time 2026-01-01T00:00:25.000Z, last record "
+                  "8000 ms ago, bound 5s); the watermark last advanced at 2026-01-01T00:00:06.000Z (8000 ms ago)"),
+      std::string::npos)
+      << status;
+}
+
+TEST(MetricStatus, SessionMetricReportsOpenSessionsAndTheOldest) {
+  for (size_t shards : {size_t{1}, size_t{3}}) {
+    SCOPED_TRACE(testing::Message() << shards << " shard(s)");
+    MetricHarness h(SessionsPerUser(60000), 1, shards);
+    const Timestamp t0 = 1767225600000;
+    h.SetClock(t0);
+    h.Feed(R"({"user":"a","ts":"2026-01-01T00:00:00Z","amount":1}
+{"user":"b","ts":"2026-01-01T00:05:00Z","amount":2}
+{"user":"c","ts":"2026-01-01T00:10:00Z","amount":3})");
+    h.SetClock(t0 + 2000);
+    h.Feed(R"({"user":"a","ts":"2026-01-01T00:20:00Z","amount":4})");
+    EXPECT_TRUE(h.out.rows.empty());
+    // Watermark 00:19:00; a's session [00:00, 00:50) ends last now, b's [00:05, 00:35) first.
+    const std::string status = h.metric->StatusJson(t0 + 5000);
+    EXPECT_NE(status.find(R"("open_sessions":3,)"), std::string::npos) << status;
+    EXPECT_NE(
+        status.find(
+            R"("oldest_open_window":{"start":"2026-01-01T00:05:00.000Z","end":"2026-01-01T00:35:00.000Z",)"
+            R"("held_by":{"source":"in","partition":0,"max_event_time":"2026-01-01T00:20:00.000Z","ms_since_last_record":3000},)"
+            R"("watermark_advanced_at":"2026-01-01T00:00:02.000Z","ms_since_watermark_advanced":3000,)"),
+        std::string::npos)
+        << status;
+    EXPECT_NE(status.find("watermark 2026-01-01T00:19:00.000Z is behind the window end; it is held back by source 'in' "
+                          "partition 0"),
+              std::string::npos)
+        << status;
+  }
+}
+
+// ---- early rows, expressions over aggregates, processing time, snapshot envelopes -------------
+
+// emit: { early: 1s }: partial rows (final:false) while the window is open, each a revision;
+// the final row when the watermark passes the end comes with the next revision.
+TEST(EarlyEmission, PartialRowsThenTheFinalOne) {
+  spec::MetricSpec m = RevenuePerMinute();
+  m.emit_early = 1000;
+  MetricHarness h(m);
+  const Timestamp t0 = NowMillis();
+  h.Feed(R"({"type":"buy","ts":"2026-01-01T00:00:10Z","cur":"USD","amount":10})");
+  h.metric->OnTimer(t0 + 500, h.out);  // within the first interval: nothing yet
+  EXPECT_TRUE(h.out.rows.empty());
+  h.metric->OnTimer(t0 + 2000, h.out);
+  auto rows = h.out.Take();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(
+      rows[0],
+      R"({"metric":"revenue","window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:01:00.000Z","cur":"USD","n":1,"total":10,"avg":10,"revision":1,"final":false})");
+  h.metric->OnTimer(t0 + 4000, h.out);  // nothing changed since
+  EXPECT_TRUE(h.out.rows.empty());
+  h.Feed(R"({"type":"buy","ts":"2026-01-01T00:00:20Z","cur":"USD","amount":5}
+{"type":"view","ts":"2026-01-01T00:01:05Z"})");
+  rows = h.out.Take();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(
+      rows[0],
+      R"({"metric":"revenue","window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:01:00.000Z","cur":"USD","n":2,"total":15,"avg":7.5,"revision":2,"final":true})");
+  h.metric->OnTimer(t0 + 6000, h.out);  // the window is closed: no more partial rows
+  EXPECT_TRUE(h.out.rows.empty());
+}
+
+// A select over aggregates (a click-through rate that divides by zero as null) and having.
+TEST(SelectOverAggregates, RateWithNullifAndHaving) {
+  spec::MetricSpec m;
+  m.id = "ctr";
+  m.event_time = E("ts");
+  m.window = {spec::WindowKind::kTumbling, 60000, 0, {}};
+  m.group_by = {{"campaign", E("campaign"), {}}};
+  m.select = {{"clicks", E("count_if(x = 'click')"), {}},
+              {"ctr", E("100.0 * count_if(x = 'click') / nullif(count_if(x = 'view'), 0)"), {}}};
+  m.having = E("clicks > 0");
+  MetricHarness h(m);
+  h.Feed(R"({"campaign":"a","x":"view","ts":"2026-01-01T00:00:01Z"}
+{"campaign":"a","x":"view","ts":"2026-01-01T00:00:02Z"}
+{"campaign":"a","x":"view","ts":"2026-01-01T00:00:03Z"}
+{"campaign":"a","x":"view","ts":"2026-01-01T00:00:04Z"}
+{"campaign":"a","x":"click","ts":"2026-01-01T00:00:05Z"}
+{"campaign":"b","x":"click","ts":"2026-01-01T00:00:06Z"}
+{"campaign":"b","x":"click","ts":"2026-01-01T00:00:07Z"}
+{"campaign":"c","x":"view","ts":"2026-01-01T00:00:08Z"})");
+  h.End();
+  auto rows = h.out.Take();
+  // a: 1 click / 4 views = 25%; b: clicks but no views (nullif: null, not a division error);
+  // c: views but no click, so having drops it.
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_NE(rows[0].find(R"("campaign":"a","clicks":1,"ctr":25,"revision":1,"final":true)"), std::string::npos)
+      << rows[0];
+  EXPECT_NE(rows[1].find(R"("campaign":"b","clicks":2,"ctr":null,"revision":1,"final":true)"), std::string::npos)
+      << rows[1];
+}
+
+// Without event_time, records are stamped with the time their batch was ingested and windows
+// close as the wall clock (the timer) passes their end plus the bound; event-time fields are
+// ignored.
+TEST(ProcessingTime, WindowsFollowIngestTimeAndTheTimer) {
+  spec::MetricSpec m = RevenuePerMinute();
+  m.event_time = {};
+  m.watermark = 2000;
+  MetricHarness h(m);
+  const Timestamp t = 1767225630000;  // 2026-01-01T00:00:30Z
+  auto feed = [&](std::string_view ndjson, Timestamp ingest) {
+    auto buf = codec::PaddedBuffer::Copy(ndjson);
+    Batch b(h.layout.width());
+    b.Hold(buf);
+    b.ingest_time = ingest;
+    h.decoder->DecodeNdjson(*buf, b, nullptr);
+    h.metric->Process(b, h.out);
+  };
+  feed(R"({"type":"buy","ts":"2020-01-01T00:00:00Z","cur":"USD","amount":1}
+{"type":"buy","cur":"USD","amount":2})",
+       t);
+  feed(R"({"type":"buy","ts":"2030-01-01T00:00:00Z","cur":"USD","amount":4})", t + 40000);  // next minute
+  EXPECT_TRUE(h.out.rows.empty());      // the timer moves processing time, not records
+  h.metric->OnTimer(t + 31000, h.out);  // 00:01:01 - 2s bound: not yet
+  EXPECT_TRUE(h.out.rows.empty());
+  h.metric->OnTimer(t + 32000, h.out);
+  auto rows = h.out.Take();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(
+      rows[0],
+      R"({"metric":"revenue","window_start":"2026-01-01T00:00:00.000Z","window_end":"2026-01-01T00:01:00.000Z","cur":"USD","n":2,"total":3,"avg":1.5,"revision":1,"final":true})");
+  const std::string status = h.metric->StatusJson(t + 32000);
+  EXPECT_NE(status.find(R"("event_time":"processing time")"), std::string::npos) << status;
+  h.End();
+  rows = h.out.Take();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_NE(
+      rows[0].find(
+          R"("window_start":"2026-01-01T00:01:00.000Z","window_end":"2026-01-01T00:02:00.000Z","cur":"USD","n":1,"total":4)"),
+      std::string::npos)
+      << rows[0];
+}
+
+// `op: r` (a snapshot read, as Debezium sends for rows that existed before the stream) is an
+// insert: an update or delete later retracts it like a created row. Decimal strings sum and max
+// as numbers.
+TEST(ChangeEnvelopes, SnapshotReadsAreInserts) {
+  spec::MetricSpec m;
+  m.id = "orders";
+  m.event_time = E("ts");
+  m.window = {spec::WindowKind::kTumbling, 60000, 0, {}};
+  m.group_by = {{"status", E("status"), {}}};
+  m.select = {{"n", E("count()"), {}}, {"total", E("sum(total)"), {}}, {"biggest", E("max(total)"), {}}};
+  spec::Pipeline pipeline;
+  spec::Diagnostics diags;
+  Layout layout;
+  runtime::PlanContext ctx{pipeline, diags, layout, {{"in", 1, false, true}}, ""};
+  auto metric = MakeWindowMetric(m, ctx, 0);
+  ASSERT_TRUE(metric) << diags.Format();
+  codec::JsonDecoder dec(layout, {.envelopes = true});
+  auto buf = codec::PaddedBuffer::Copy(
+      R"({"op":"r","after":{"status":"pending","total":"100.00","ts":1000}}
+{"op":"r","after":{"status":"pending","total":"20.00","ts":1001}}
+{"op":"r","after":{"status":"pending","total":"5.50","ts":1002}}
+{"op":"u","before":{"status":"pending","total":"100.00","ts":1000},"after":{"status":"completed","total":"100.00","ts":1000}}
+{"op":"r","after":{"status":"cancelled","total":"1.00","ts":1003}}
+{"op":"d","before":{"status":"cancelled","total":"1.00","ts":1003}})");
+  Batch b(layout.width());
+  b.Hold(buf);
+  ASSERT_EQ(dec.DecodeNdjson(*buf, b, nullptr).rejected, 0u);
+  ASSERT_EQ(b.size(), 7u);  // 4 snapshot rows, an update's two images, a delete
+  Collector out;
+  metric->Process(b, out);
+  metric->EndPartition(0, 0, out);
+  ASSERT_EQ(out.rows.size(), 2u);
+  EXPECT_NE(out.rows[0].find(R"("status":"completed","n":1,"total":100,"biggest":100,)"), std::string::npos)
+      << out.rows[0];
+  // The max moved from 100 (retracted) to 20, compared as numbers ("5.50" < "20.00").
+  EXPECT_NE(out.rows[1].find(R"("status":"pending","n":2,"total":25.5,"biggest":20,)"), std::string::npos)
+      << out.rows[1];
+}
+
+// The planner rejects, at validate time, aggregates that cannot take retractions when a source
+// of the metric sends changes, naming the function and the reason; with insert-only sources
+// the same metric plans.
+TEST(MetricPlanner, RejectsNonRetractableAggregatesOverChanges) {
+  for (bool changes : {true, false}) {
+    spec::MetricSpec m = RevenuePerMinute();
+    m.select = {{"n", E("count()"), {}},
+                {"f", E("first(amount)"), {}},
+                {"l", E("last(amount)"), {}},
+                {"u", E("approx_distinct(cur)"), {}}};
+    spec::Pipeline pipeline;
+    spec::Diagnostics diags;
+    Layout layout;
+    runtime::PlanContext ctx{pipeline, diags, layout, {{"in", 1, false, changes}}, ""};
+    auto metric = MakeWindowMetric(m, ctx, 0);
+    const std::string text = diags.Format();
+    if (!changes) {
+      EXPECT_TRUE(metric) << text;
+      EXPECT_EQ(diags.error_count(), 0u) << text;
+      continue;
+    }
+    EXPECT_FALSE(metric);
+    EXPECT_EQ(diags.error_count(), 3u) << text;
+    for (const char* fn : {"first", "last", "approx_distinct"})
+      EXPECT_NE(text.find(fmt::format("{}() cannot take retractions, and a source of this metric sends change events "
+                                      "(changes: true)",
+                                      fn)),
+                std::string::npos)
+          << text;
+  }
 }
 
 // A run cut in two by a checkpoint (state saved, restored into a fresh metric) emits exactly
@@ -438,11 +785,16 @@ TEST(MetricState, SaveRestoreContinuesExactly) {
     m.event_time = E("ts");
     m.watermark = 2000;
     m.allowed_lateness = 5000;
-    m.window = {kind, kind == spec::WindowKind::kSession ? 3000 : 6000,
-                kind == spec::WindowKind::kSliding || kind == spec::WindowKind::kCumulative ? 2000 : 0, {}};
+    m.window = {kind,
+                kind == spec::WindowKind::kSession ? 3000 : 6000,
+                kind == spec::WindowKind::kSliding || kind == spec::WindowKind::kCumulative ? 2000 : 0,
+                {}};
     m.group_by = {{"g", E("g"), {}}};
-    m.select = {{"n", E("count()"), {}}, {"s", E("sum(v)"), {}}, {"lo", E("min(v)"), {}},
-                {"d", E("count_distinct(v)"), {}}, {"p", E("percentile(v, 0.5)"), {}}};
+    m.select = {{"n", E("count()"), {}},
+                {"s", E("sum(v)"), {}},
+                {"lo", E("min(v)"), {}},
+                {"d", E("count_distinct(v)"), {}},
+                {"p", E("percentile(v, 0.5)"), {}}};
     specs.push_back(m);
     if (kind == spec::WindowKind::kSliding) {  // and a top-N of the same
       m.select.resize(1);

@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "weir/codec/json_decoder.h"
+#include "weir/operators/sharded_metric.h"
 #include "weir/operators/window_reference_input.h"
 
 namespace weir::operators {
@@ -160,6 +161,15 @@ struct StateCollector : runtime::Emitter {
   }
 };
 
+/// idle_timeout of streams with pauses: a pause moves the test's clock past it.
+constexpr Duration kIdleTimeout = 60000;
+
+/// Pins the clock a metric judges idle inputs by (WindowMetric::SetNow).
+void PinClock(runtime::Metric& m, Timestamp now) {
+  if (auto* w = dynamic_cast<WindowMetric*>(&m)) w->SetNow(now);
+  if (auto* s = dynamic_cast<ShardedMetric*>(&m)) s->SetNow(now);
+}
+
 spec::MetricSpec SpecFor(const RefConfig& c, const std::vector<const AggCase*>& aggs) {
   spec::MetricSpec m;
   m.id = "ref";
@@ -168,6 +178,7 @@ spec::MetricSpec SpecFor(const RefConfig& c, const std::vector<const AggCase*>& 
   m.watermark = c.bound;
   m.allowed_lateness = c.lateness;
   m.window = c.window;
+  if (c.idle_timeout) m.idle_timeout = kIdleTimeout;
   m.group_by = {{"g", E("g"), {}}};
   for (const AggCase* a : aggs) m.select.push_back({a->name, E(a->expr), {}});
   return m;
@@ -192,6 +203,12 @@ EngineResult RunEngine(const Trial& trial, const std::vector<Line>& lines, const
   out.result = &result;
   out.options = options;
   std::mt19937_64 rng(trial.seed * 31 + 7);
+  // With idle_timeout, the metric goes by a clock of the test's: it stays put between pauses
+  // (no input turns idle), and a pause moves it past the timeout (every input is idle until it
+  // sends again). It starts at the wall clock, after the metric counted its inputs as heard from.
+  const bool idle = trial.config.idle_timeout;
+  Timestamp clock = idle ? NowMillis() : 0;
+  if (idle) PinClock(*metric, clock);
 
   auto feed = [&](uint32_t p, size_t from, size_t to) {
     std::string ndjson;
@@ -216,18 +233,29 @@ EngineResult RunEngine(const Trial& trial, const std::vector<Line>& lines, const
   size_t i = 0;
   bool restored = false;
   while (i < lines.size()) {
-    if (options.restore_after && !restored && i >= *options.restore_after) {
+    // With idle_timeout, at a pause: a restored metric counts every input as heard from when it
+    // starts, which the pause then makes idle, as in the uninterrupted run.
+    if (options.restore_after && !restored && i >= *options.restore_after && (!idle || lines[i].pause)) {
       // A checkpoint and a restart, possibly with another number of workers.
       restored = true;
       std::string saved;
       metric->SaveState(saved);
-      runtime::PlanContext ctx2{pipeline, diags, layout, {{"in", P, false, trial.retractions}}, "", options.restore_shards};
+      runtime::PlanContext ctx2{
+          pipeline, diags, layout, {{"in", P, false, trial.retractions}}, "", options.restore_shards};
       auto next = MakeWindowMetric(SpecFor(trial.config, aggs), ctx2, 0);
+      if (idle) PinClock(*next, clock);
       if (auto st = next->RestoreState(saved); !st) {
         result.problems.push_back("restore failed: " + st.error().message);
         return result;
       }
       metric = std::move(next);
+    }
+    if (lines[i].pause) {
+      clock += kIdleTimeout + 1;
+      PinClock(*metric, clock);
+      metric->OnTimer(clock, out);
+      ++i;
+      continue;
     }
     if (lines[i].end) {
       if (!ended[lines[i].partition]) metric->EndPartition(0, lines[i].partition, out);
@@ -237,7 +265,7 @@ EngineResult RunEngine(const Trial& trial, const std::vector<Line>& lines, const
     }
     // A run: consecutive lines of one partition.
     size_t j = i;
-    while (j < lines.size() && !lines[j].end && lines[j].partition == lines[i].partition) ++j;
+    while (j < lines.size() && !lines[j].end && !lines[j].pause && lines[j].partition == lines[i].partition) ++j;
     for (size_t k = i; k < j;) {
       size_t n = batching == Batching::kRuns     ? j - k
                  : batching == Batching::kSingle ? 1
@@ -384,10 +412,11 @@ std::vector<std::string> SameEmissions(const Trial& trial, const std::vector<con
                                        const RunOptions& options, const std::vector<std::string>& want) {
   EngineResult got = RunEngine(trial, trial.lines, aggs, options);
   std::vector<std::string> diffs = got.problems;
-  const std::string how = fmt::format("with {} shards{}", options.shards,
-                                      options.restore_after ? fmt::format(", restored into {} after line {}",
-                                                                          options.restore_shards, *options.restore_after)
-                                                            : "");
+  const std::string how =
+      fmt::format("with {} shards{}", options.shards,
+                  options.restore_after
+                      ? fmt::format(", restored into {} after line {}", options.restore_shards, *options.restore_after)
+                      : "");
   for (size_t i = 0; i < std::max(want.size(), got.emitted.size()) && diffs.size() < 10; ++i) {
     std::string_view w = i < want.size() ? std::string_view(want[i]) : "(nothing)";
     std::string_view g = i < got.emitted.size() ? std::string_view(got.emitted[i]) : "(nothing)";
@@ -427,11 +456,15 @@ std::string Describe(const Trial& trial, const std::vector<Line>& lines, const R
                      const std::vector<std::string>& diffs) {
   const RefConfig& c = trial.config;
   std::string s = fmt::format(
-      "seed {}: window {}, bound {}, allowed_lateness {}, {} partition(s), {}; fed as {}\n"
+      "seed {}: window {}, bound {}, allowed_lateness {}{}, {} partition(s), {}; fed as {}\n"
       "input ({} lines; t = event time - {}; partitions not ended here end afterwards, in order):\n",
-      trial.seed, WindowText(c), c.bound, c.lateness, c.partitions,
+      trial.seed, WindowText(c), c.bound, c.lateness, c.idle_timeout ? ", idle_timeout (pauses)" : "", c.partitions,
       trial.retractions ? "source may retract" : "insert-only", BatchingName(options.batching), lines.size(), kT0);
   for (const Line& l : lines) {
+    if (l.pause) {
+      s += "  pause: idle_timeout passes, the timer runs\n";
+      continue;
+    }
     if (l.end) {
       s += fmt::format("  end of partition {}\n", l.partition);
       continue;
@@ -448,7 +481,23 @@ std::string Describe(const Trial& trial, const std::vector<Line>& lines, const R
 /// What a set of trials exercised, so that a generator change cannot make them vacuous.
 struct Coverage {
   size_t rows = 0, late = 0, deletions = 0, updates = 0;
+  /// Trials with idle_timeout whose expected result differs from the same stream's without it.
+  size_t idle_mattered = 0;
 };
+
+/// True if idle_timeout changes what the reference expects of `trial` (late records, rows).
+bool IdleMatters(const Trial& trial) {
+  if (!trial.config.idle_timeout) return false;
+  RefConfig without = trial.config;
+  without.idle_timeout = false;
+  const RefResult a = EvaluateReference(trial.config, Steps(trial, trial.lines));
+  const RefResult b = EvaluateReference(without, Steps(trial, trial.lines));
+  if (a.late != b.late || a.rows.size() != b.rows.size()) return true;
+  for (auto i = a.rows.begin(), j = b.rows.begin(); i != a.rows.end(); ++i, ++j)
+    if (i->first != j->first || i->second.count != j->second.count || i->second.window_end != j->second.window_end)
+      return true;
+  return false;
+}
 
 /// Runs `trials` random trials of a window kind, each fed in every one of `batchings`; reports
 /// the first mismatch, with its input shrunk. With `behind_watermark` false, no record arrives
@@ -461,6 +510,7 @@ Coverage RunTrials(spec::WindowKind kind, bool retractions, int trials, uint64_t
   for (int n = 0; n < trials; ++n) {
     Trial trial = Generator(seed_base + static_cast<uint64_t>(n), kind, retractions).Make(behind_watermark);
     for (const AggCase* a : aggs) trial.config.aggregates.push_back(a->ref);
+    cov.idle_mattered += IdleMatters(trial);
     for (Batching b : batchings) {
       RunOptions options = OptionsFor(kind, b);
       EngineResult engine;

@@ -1,8 +1,9 @@
 // Generated input for the engine-against-reference tests (window_reference_test.cc): the
 // aggregates every metric under test computes, and random change streams — a few partitions,
 // bounded disorder, occasional very late records, a few groups, values of every kind, records
-// filtered out by `where`, ends of partitions at random points, and (for sources that retract)
-// deletes and updates as change envelopes — with the steps the reference evaluates.
+// filtered out by `where`, ends of partitions at random points, (for sources that retract)
+// deletes and updates as change envelopes, and in about a third of the streams idle_timeout with
+// pauses after which partitions that stay quiet are idle — with the steps the reference evaluates.
 //
 // Internal to that test (one translation unit includes it).
 #pragma once
@@ -72,10 +73,11 @@ std::vector<const AggCase*> AggCasesFor(bool retractions) {
 
 // ---- generated input -------------------------------------------------------------------------
 
-/// One line of input: a JSON event (plain, or a change envelope) on a partition, or the end of a
-/// partition.
+/// One line of input: a JSON event (plain, or a change envelope) on a partition, the end of a
+/// partition, or a pause (the clock moves past idle_timeout and the metric's timer runs).
 struct Line {
   bool end = false;
+  bool pause = false;
   uint32_t partition = 0;
   std::string json;
   std::vector<RefRecord> rows;  // what the line decodes to, in order
@@ -150,6 +152,10 @@ class Generator {
     disorder_ = Pick<Duration>({0, 200, 800});
     very_late_ = Pick<double>({0, 0.03, 0.1});
     groups_ = static_cast<int>(Uniform(1, 5));
+    // Idleness is drawn from a generator of its own, so that the records of a seed are the same
+    // with or without it.
+    idle_rng_.seed(seed * 0x9E3779B97F4A7C15ULL + 11);
+    c.idle_timeout = idle_rng_() % 3 == 0;
   }
 
   /// The stream. With `behind_watermark` false, no record arrives behind the watermark it is
@@ -162,12 +168,12 @@ class Generator {
     std::vector<int> end_at(P, -1);
     std::vector<bool> silent(P, false), ended(P, false);
     std::vector<std::vector<Fields>> live(P);  // rows of each partition that can be retracted
-    ref_detail::Watermark wm(P, trial_.config.bound);
+    ref_detail::Watermark wm(P, trial_.config.bound, trial_.config.idle_timeout);
     // True if no row of `line` would be behind the watermark.
     auto ahead = [&](const Line& line) {
       ref_detail::Watermark w = wm;
       for (const RefRecord& r : line.rows) {
-        if (r.time < w.Before()) return false;
+        if (r.time < w.Before(r.partition)) return false;
         w.Saw(r.partition, r.time);
       }
       return true;
@@ -184,8 +190,15 @@ class Generator {
         if (end_at[p] == i && !ended[p]) {
           ended[p] = true;
           wm.End(p);
-          trial_.lines.push_back({true, p, "", {}});
+          trial_.lines.push_back({true, false, p, "", {}});
         }
+      }
+      // A pause: partitions that stay quiet after it are idle and stop holding the watermark.
+      if (trial_.config.idle_timeout && std::uniform_real_distribution<double>(0, 1)(idle_rng_) < 0.06) {
+        Line pause;
+        pause.pause = true;
+        trial_.lines.push_back(std::move(pause));
+        wm.Pause();
       }
       std::vector<uint32_t> alive;
       for (uint32_t p = 0; p < P; ++p)
@@ -225,7 +238,7 @@ class Generator {
       }
       if (line.rows.empty()) {
         Timestamp t = Chance(very_late_) ? clock[p] - Uniform(1000, 6000) : clock[p] - Uniform(0, disorder_);
-        if (!behind_watermark) t = std::max(t, ref_detail::Watermark(wm).Before());
+        if (!behind_watermark) t = std::max(t, ref_detail::Watermark(wm).Before(p));
         // ~10% of the records fail `where` (k = 'x'): they still move the watermark.
         Fields x{t, Chance(0.1), Group(), NumberValue(), Flag(), !Chance(0.1)};
         auto [rec, json] = Render(p, x);
@@ -234,7 +247,7 @@ class Generator {
         rows.push_back(x);
       }
       for (const RefRecord& r : line.rows) {
-        wm.Before();
+        wm.Before(r.partition);
         wm.Saw(r.partition, r.time);
       }
       trial_.lines.push_back(std::move(line));
@@ -322,7 +335,7 @@ class Generator {
     return x;
   }
 
-  std::mt19937_64 rng_;
+  std::mt19937_64 rng_, idle_rng_;
   Trial trial_;
   Duration disorder_ = 0;
   double very_late_ = 0;
@@ -352,6 +365,10 @@ std::vector<RefStep> Steps(const Trial& trial, const std::vector<Line>& lines) {
   std::vector<RefStep> steps;
   std::vector<bool> ended(trial.config.partitions, false);
   for (const Line& l : lines) {
+    if (l.pause) {
+      steps.push_back(RefStep::Pause());
+      continue;
+    }
     if (l.end) {
       if (!ended[l.partition]) steps.push_back(RefStep::End(l.partition));
       ended[l.partition] = true;

@@ -2,8 +2,9 @@
 //
 // Each trial generates a stream (a few partitions, bounded disorder, occasional very late
 // records, a few groups, integer / decimal / numeric-string / non-numeric / null values,
-// records filtered out by `where`, ends of partitions at random points, and — for metrics whose
-// source may retract — deletes and updates as change envelopes), feeds it to a metric computing
+// records filtered out by `where`, ends of partitions at random points, in a third of the
+// streams idle_timeout with pauses that leave quiet partitions idle (on a clock the test pins),
+// and — for metrics whose source may retract — deletes and updates as change envelopes), feeds it to a metric computing
 // every aggregate, and compares the final state of what the metric emitted (the last final row
 // per (window_start, group), deletions applied, revisions increasing per row) and its late
 // count with the reference. Streams are fed one line per batch, in random-sized batches, and
@@ -33,12 +34,13 @@ namespace {
 constexpr int kTrials = 150;
 
 /// Checks that the trials exercised late records, re-emitted rows and deletions where the
-/// stream can produce them.
+/// stream can produce them, and idle inputs that changed the result.
 void ExpectCoverage(const Coverage& c, int trials, bool late, bool deletions) {
   EXPECT_GT(c.rows, static_cast<size_t>(trials));
   if (late) {  // records behind the watermark: some late, some updating emitted rows
     EXPECT_GT(c.late, 0u);
     EXPECT_GT(c.updates, 0u);
+    EXPECT_GT(c.idle_mattered, 0u);  // idle inputs no longer holding the watermark made some late
   }
   if (deletions) {
     EXPECT_GT(c.deletions, 0u);
@@ -78,11 +80,13 @@ TEST(WindowReference, NoneInsertOnly) {
 
 // Sliding windows and sessions, fed one line per batch, in random batches and in runs.
 TEST(WindowReference, Sliding) {
-  auto c = RunTrials(spec::WindowKind::kSliding, true, kTrials, 3000, {Batching::kSingle, Batching::kRandom, Batching::kRuns});
+  auto c = RunTrials(spec::WindowKind::kSliding, true, kTrials, 3000,
+                     {Batching::kSingle, Batching::kRandom, Batching::kRuns});
   ExpectCoverage(c, kTrials, true, true);
 }
 TEST(WindowReference, SlidingInsertOnly) {
-  auto c = RunTrials(spec::WindowKind::kSliding, false, kTrials, 4000, {Batching::kSingle, Batching::kRandom, Batching::kRuns});
+  auto c = RunTrials(spec::WindowKind::kSliding, false, kTrials, 4000,
+                     {Batching::kSingle, Batching::kRandom, Batching::kRuns});
   ExpectCoverage(c, kTrials, true, false);
 }
 TEST(WindowReference, SlidingBatchedNothingBehindWatermark) {
@@ -92,11 +96,13 @@ TEST(WindowReference, SlidingBatchedNothingBehindWatermark) {
   ExpectCoverage(d, kTrials, false, false);
 }
 TEST(WindowReference, Session) {
-  auto c = RunTrials(spec::WindowKind::kSession, true, kTrials, 7000, {Batching::kSingle, Batching::kRandom, Batching::kRuns});
+  auto c = RunTrials(spec::WindowKind::kSession, true, kTrials, 7000,
+                     {Batching::kSingle, Batching::kRandom, Batching::kRuns});
   ExpectCoverage(c, kTrials, true, true);
 }
 TEST(WindowReference, SessionInsertOnly) {
-  auto c = RunTrials(spec::WindowKind::kSession, false, kTrials, 8000, {Batching::kSingle, Batching::kRandom, Batching::kRuns});
+  auto c = RunTrials(spec::WindowKind::kSession, false, kTrials, 8000,
+                     {Batching::kSingle, Batching::kRandom, Batching::kRuns});
   ExpectCoverage(c, kTrials, true, false);
 }
 TEST(WindowReference, SessionBatchedNothingBehindWatermark) {
@@ -158,7 +164,7 @@ TEST(WindowReferenceRegression, SlidingRecordBehindWatermarkInSameBatch) {
   auto batched = Check(t, t.lines, aggs, OptionsFor(spec::WindowKind::kSliding, Batching::kRuns));
   if (!batched.empty())
     ADD_FAILURE() << "engine regression:\n"
-                 << Describe(t, t.lines, OptionsFor(spec::WindowKind::kSliding, Batching::kRuns), batched);
+                  << Describe(t, t.lines, OptionsFor(spec::WindowKind::kSliding, Batching::kRuns), batched);
 }
 
 // Session gap 800, lateness 300. b's session [2480, 3280) fires at watermark 3400 and expires at
@@ -174,7 +180,7 @@ TEST(WindowReferenceRegression, SessionJoinsExpiredSessionInSameBatch) {
   auto batched = Check(t, t.lines, aggs, OptionsFor(spec::WindowKind::kSession, Batching::kRuns));
   if (!batched.empty())
     ADD_FAILURE() << "engine regression:\n"
-                 << Describe(t, t.lines, OptionsFor(spec::WindowKind::kSession, Batching::kRuns), batched);
+                  << Describe(t, t.lines, OptionsFor(spec::WindowKind::kSession, Batching::kRuns), batched);
 }
 
 // Session gap 400. [345, 745) is emitted (revision 1); a@545 then bridges it with [761, 1427),
