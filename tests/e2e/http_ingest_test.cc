@@ -39,6 +39,8 @@ spec:
       window: { tumbling: 1m }
       group_by: { country: properties.country }
       select: { views: count() }
+  sinks:
+    - { type: file, id: archive, from: events, config: { path: events-out.ndjson } }
 )";
 
 std::string Purchase(std::string_view ts, std::string_view cur, std::string_view amount) {
@@ -165,10 +167,14 @@ TEST_F(HttpIngest, AllThreeFormsAreCountedExactly) {
   Response status;
   for (int i = 0; i < 100; ++i) {  // the status snapshot follows processing closely
     status = Get("/api/v1/status");
-    if (status.body.find(R"("accepted":8,"rejected":1)") != std::string::npos) break;
+    if (status.body.find(R"("accepted":8,"rejected":1)") != std::string::npos &&
+        status.body.find(R"("written":8,)") != std::string::npos)
+      break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_NE(status.body.find(R"("accepted":8,"rejected":1)"), std::string::npos) << status.body;
+  // The events sink wrote (and counted) each accepted event once.
+  EXPECT_NE(status.body.find(R"("id":"archive","type":"file","written":8,)"), std::string::npos) << status.body;
   EXPECT_NE(status.body.find(R"("watermark":"2026-02-16T10:31:01.000Z")"), std::string::npos) << status.body;
   Response health = Get("/health");
   EXPECT_EQ(health.status, 200);

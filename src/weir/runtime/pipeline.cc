@@ -629,11 +629,7 @@ struct Pipeline::Impl : Emitter {
     }
     for (auto& s : sinks) {
       if (s.route != Route::kEvents || batch.empty()) continue;
-      if (auto st = s.sink->WriteEvents(batch); !st) {
-        SinkFailed(s, st.error());
-      } else {
-        s.sink->stats().written += batch.size();
-      }
+      if (auto st = s.sink->WriteEvents(batch); !st) SinkFailed(s, st.error());  // the sink counts what it wrote
     }
   }
 
