@@ -24,18 +24,39 @@ void WindowMetric::QueueDeletion(const Session& s) {
   pending_deletions_.push_back({s.group, nullptr, s.emitted_start, s.emitted_end, s.revision + 1, true});
 }
 
+void WindowMetric::QueueOpen(uint32_t id) {
+  Session& s = sessions_[id];
+  s.queued = true;
+  open_heap_.push_back({s.end, id, s.gen});
+  std::push_heap(open_heap_.begin(), open_heap_.end(), std::greater<>());
+}
+
+void WindowMetric::SettleOpenTop() {
+  while (!open_heap_.empty()) {
+    const SessionDue top = open_heap_.front();
+    const bool due = Due(top);
+    if (due && sessions_[top.id].end == top.end) return;
+    std::pop_heap(open_heap_.begin(), open_heap_.end(), std::greater<>());
+    open_heap_.pop_back();
+    if (due) {  // the session grew since it was queued: queue it at its end
+      open_heap_.push_back({sessions_[top.id].end, top.id, top.gen});
+      std::push_heap(open_heap_.begin(), open_heap_.end(), std::greater<>());
+    }
+  }
+}
+
 void WindowMetric::DestroySession(uint32_t id) {
   Session& s = sessions_[id];
   for (const auto& a : plan_.aggregates)
     if (a.fn->has_destructor()) a.fn->Destroy(s.state.get() + a.offset);
-  open_sessions_.erase({s.end, id});
-  fired_sessions_.erase({s.end, id});
-  auto it = group_sessions_.find(s.group);
-  if (it != group_sessions_.end()) {
-    auto& ids = it->second;
-    ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
-    if (ids.empty()) group_sessions_.erase(it);
-  }
+  if (s.fired)
+    fired_sessions_.erase({s.end, id});
+  else
+    --open_count_;
+  ++s.gen;  // its open_heap_ entry, if any, is stale now
+  s.queued = false;
+  auto& ids = SessionsOf(s.group);
+  ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
   groups_.Unref(s.group);
   s.state.reset();
   s.alive = false;
@@ -49,11 +70,12 @@ bool WindowMetric::SessionLive(const Session& s, Timestamp wm) const {
 }
 
 bool WindowMetric::SessionMerges(uint32_t group, Timestamp t, Timestamp wm) const {
-  auto found = group_sessions_.find(group);
-  if (found == group_sessions_.end()) return false;
+  if (group >= group_sessions_.size()) return false;
+  const auto& ids = group_sessions_[group];
+  if (ids.size() < 2) return false;  // a merge needs two sessions
   const Timestamp t_end = AddSat(t, plan_.window.size);
   int matches = 0;
-  for (uint32_t id : found->second) {
+  for (uint32_t id : ids) {
     const Session& s = sessions_[id];
     matches += t_end > s.start && t < s.end && SessionLive(s, wm);
   }
@@ -66,9 +88,8 @@ char* WindowMetric::AssignSession(uint32_t group, Timestamp t, int8_t weight, Ti
   uint32_t target = UINT32_MAX;
   Timestamp start = t, end = t_end;
   std::vector<uint32_t> merged;
-  auto found = group_sessions_.find(group);
-  if (found != group_sessions_.end()) {
-    for (uint32_t id : found->second) {
+  {
+    for (uint32_t id : SessionsOf(group)) {
       const Session& s = sessions_[id];
       if (t_end > s.start && t < s.end && SessionLive(s, wm)) {
         // The earliest session absorbs the others: which one that is depends on the data alone
@@ -100,7 +121,9 @@ char* WindowMetric::AssignSession(uint32_t group, Timestamp t, int8_t weight, Ti
       sessions_.emplace_back();
     }
     Session& s = sessions_[id];
+    const uint32_t gen = s.gen;
     s = Session{};
+    s.gen = gen;
     s.start = t;
     s.end = t_end;
     s.group = group;
@@ -110,8 +133,9 @@ char* WindowMetric::AssignSession(uint32_t group, Timestamp t, int8_t weight, Ti
     s.alive = true;
     s.dirty = true;
     groups_.Ref(group);
-    group_sessions_[group].push_back(id);
-    open_sessions_.insert({s.end, id});
+    SessionsOf(group).push_back(id);
+    ++open_count_;
+    QueueOpen(id);
     return s.state.get();
   }
 
@@ -129,12 +153,16 @@ char* WindowMetric::AssignSession(uint32_t group, Timestamp t, int8_t weight, Ti
     QueueDeletion(t_s);
     t_s.revision = 0;
   }
-  open_sessions_.erase({t_s.end, target});
-  fired_sessions_.erase({t_s.end, target});
+  // An open session just grows: its open_heap_ entry stays (behind; see SessionDue).
+  if (t_s.fired) fired_sessions_.erase({t_s.end, target});
   t_s.start = start;
   t_s.end = end;
-  if (t_s.fired && end > wm) t_s.fired = false;  // extended past the watermark: open again
-  (t_s.fired ? fired_sessions_ : open_sessions_).insert({t_s.end, target});
+  if (t_s.fired && end > wm) {  // extended past the watermark: open again
+    t_s.fired = false;
+    ++open_count_;
+    QueueOpen(target);
+  }
+  if (t_s.fired) fired_sessions_.insert({t_s.end, target});
   if (t_s.fired && !t_s.dirty) dirty_fired_.push_back(target);
   t_s.dirty = true;
   return t_s.state.get();
@@ -165,11 +193,16 @@ void WindowMetric::FireSessions(Timestamp wm, runtime::Emitter& out) {
   for (uint32_t id : dirty_fired_)
     if (sessions_[id].alive && sessions_[id].fired && sessions_[id].dirty) emit(id);
   dirty_fired_.clear();
-  while (!open_sessions_.empty() && open_sessions_.begin()->first <= wm) {
-    uint32_t id = open_sessions_.begin()->second;
-    open_sessions_.erase(open_sessions_.begin());
+  while (true) {
+    SettleOpenTop();
+    if (open_heap_.empty() || open_heap_.front().end > wm) break;
+    const uint32_t id = open_heap_.front().id;
+    std::pop_heap(open_heap_.begin(), open_heap_.end(), std::greater<>());
+    open_heap_.pop_back();
     Session& s = sessions_[id];
     s.fired = true;
+    s.queued = false;
+    --open_count_;
     fired_sessions_.insert({s.end, id});
     emit(id);
   }
@@ -182,8 +215,9 @@ void WindowMetric::FireSessions(Timestamp wm, runtime::Emitter& out) {
 void WindowMetric::EmitSessionsEarly(runtime::Emitter& out) {
   std::vector<EmitItem> items = std::move(pending_deletions_);
   pending_deletions_.clear();
-  for (const auto& [end, id] : open_sessions_) {
-    Session& s = sessions_[id];
+  for (const SessionDue& e : open_heap_) {
+    if (!Due(e)) continue;
+    Session& s = sessions_[e.id];
     if (!s.dirty) continue;
     ++s.revision;
     s.emitted_start = s.start;

@@ -606,7 +606,7 @@ Timestamp WindowMetric::NextFireEnd() const {
     case spec::WindowKind::kNone:
       return kMaxTimestamp;
     case spec::WindowKind::kSession:
-      return open_sessions_.empty() ? kMaxTimestamp : open_sessions_.begin()->first;
+      return open_heap_.empty() ? kMaxTimestamp : open_heap_.front().end;  // at or before the next end
     default:
       break;
   }
@@ -908,12 +908,12 @@ std::optional<Timestamp> WindowMetric::InputWatermark(uint32_t source) const {
 }
 
 StatusTotals WindowMetric::Totals() const {
-  size_t state_rows = open_sessions_.size() + fired_sessions_.size();  // a session is one state row
+  size_t state_rows = open_count_ + fired_sessions_.size();  // a session is one state row
   for (const auto& [start, p] : panes_) state_rows += p.rows();
   StatusTotals t{groups_.size(), state_rows, late_, emitted_rows_};
-  t.open_sessions = open_sessions_.size();
-  if (!open_sessions_.empty()) {
-    const Session& first = sessions_[open_sessions_.begin()->second];
+  t.open_sessions = open_count_;
+  if (!open_heap_.empty() && Due(open_heap_.front())) {  // settled after every advance
+    const Session& first = sessions_[open_heap_.front().id];
     t.oldest_session_start = first.start;
     t.oldest_session_end = first.end;
   }

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/container/inlined_vector.h>
 
 #include "weir/aggregate/aggregate.h"
 #include "weir/expr/expr.h"
@@ -109,7 +110,7 @@ class WindowMetric final : public runtime::Metric {
   std::string StatusJson(Timestamp now) const override;
   uint64_t late_records() const override { return late_; }
   runtime::MetricNumbers Numbers() const override {
-    size_t open = panes_.size() + open_sessions_.size() + fired_sessions_.size();
+    size_t open = panes_.size() + open_count_ + fired_sessions_.size();
     return {watermark_, late_, emitted_rows_, open, groups_.size()};
   }
   std::optional<Timestamp> InputWatermark(uint32_t source) const override;
@@ -145,7 +146,7 @@ class WindowMetric final : public runtime::Metric {
   std::string StatusJsonWith(Timestamp now, const StatusTotals& totals) const;
   StatusTotals Totals() const;
   uint64_t invalid_event_times() const { return invalid_time_; }
-  size_t open_sessions() const { return open_sessions_.size() + fired_sessions_.size(); }
+  size_t open_sessions() const { return open_count_ + fired_sessions_.size(); }
 
  private:
   struct Pane;
@@ -208,8 +209,27 @@ class WindowMetric final : public runtime::Metric {
     uint64_t revision = 0;                    ///< emissions so far
     Timestamp emitted_start = kMinTimestamp;  ///< window start of the row last emitted
     Timestamp emitted_end = kMinTimestamp;
+    uint32_t gen = 0;  ///< bumped when the session is destroyed: its open_heap_ entry is then stale
     bool fired = false, dirty = false, alive = false;
+    bool queued = false;  ///< has a live entry in open_heap_ (open, not fired)
   };
+  /// An entry of open_heap_: a session that has not fired, by end. Lazily kept: a session that
+  /// grows leaves its entry where it was (the entry's end is then behind the session's), and a
+  /// session merged away leaves a stale entry (`gen`); FireSessions re-queues or drops such
+  /// entries when they reach the top, so the top is always at or before the next session end.
+  struct SessionDue {
+    Timestamp end;
+    uint32_t id, gen;
+    bool operator>(const SessionDue& o) const { return end != o.end ? end > o.end : id > o.id; }
+  };
+  bool Due(const SessionDue& e) const {
+    const Session& s = sessions_[e.id];
+    return s.alive && s.gen == e.gen && s.queued;
+  }
+  void QueueOpen(uint32_t id);
+  /// Drops stale entries from the top of open_heap_ and moves a top entry that is behind its
+  /// session: afterwards the top is exactly the open session that ends first.
+  void SettleOpenTop();
   char* AssignSession(uint32_t group, Timestamp t, int8_t weight, Timestamp wm);
   /// True if a record at `t` would merge two or more sessions of `group`.
   bool SessionMerges(uint32_t group, Timestamp t, Timestamp wm) const;
@@ -254,8 +274,15 @@ class WindowMetric final : public runtime::Metric {
 
   std::vector<Session> sessions_;
   std::vector<uint32_t> free_sessions_;
-  absl::flat_hash_map<uint32_t, std::vector<uint32_t>> group_sessions_;
-  std::set<std::pair<Timestamp, uint32_t>> open_sessions_;   ///< (end, id), not yet fired
+  /// Per group id (dense, GroupTable), the ids of its live sessions: mostly one, so inline.
+  std::vector<absl::InlinedVector<uint32_t, 1>> group_sessions_;
+  absl::InlinedVector<uint32_t, 1>& SessionsOf(uint32_t group) {
+    if (group >= group_sessions_.size())
+      group_sessions_.resize(std::max<size_t>(group + 1, group_sessions_.size() * 2));
+    return group_sessions_[group];
+  }
+  std::vector<SessionDue> open_heap_;  ///< min-heap (std::greater) of open sessions, see SessionDue
+  size_t open_count_ = 0;              ///< sessions alive and not fired
   std::set<std::pair<Timestamp, uint32_t>> fired_sessions_;  ///< (end, id), fired, within lateness
   std::vector<uint32_t> dirty_fired_;                        ///< fired sessions changed since
   std::vector<EmitItem> pending_deletions_;

@@ -92,7 +92,8 @@ void WindowMetric::Clear() {
   sessions_.clear();
   free_sessions_.clear();
   group_sessions_.clear();
-  open_sessions_.clear();
+  open_heap_.clear();
+  open_count_ = 0;
   fired_sessions_.clear();
   pending_deletions_.clear();
   dirty_fired_.clear();
@@ -262,8 +263,13 @@ Status WindowMetric::LoadSaved(std::string_view in, bool control) {
     sessions_.push_back(std::move(s));
     Session& added = sessions_.back();
     WEIR_RETURN_IF_ERROR(get_state(added.state.get()));
-    group_sessions_[added.group].push_back(id);
-    (added.fired ? fired_sessions_ : open_sessions_).insert({added.end, id});
+    SessionsOf(added.group).push_back(id);
+    if (added.fired) {
+      fired_sessions_.insert({added.end, id});
+    } else {
+      ++open_count_;
+      QueueOpen(id);
+    }
     if (added.fired && added.dirty) dirty_fired_.push_back(id);
   }
   WEIR_RETURN_IF_ERROR(GetU64(in, &n));
