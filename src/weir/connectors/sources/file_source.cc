@@ -73,6 +73,10 @@ class FileSource final : public runtime::Source {
   void Stop() override {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
+    // The last line, once the pipeline is done with every event (decoding runs on the workers,
+    // behind the reading): the final counts.
+    if (progress_ && !stopped_once_) ShowProgress(ctx_->stats().accepted, MonotonicNanos() - started_, ", done\n");
+    stopped_once_ = true;
     if (gz_) {
       gzclose(gz_);
       gz_ = nullptr;
@@ -199,8 +203,8 @@ class FileSource final : public runtime::Source {
       read_bytes_ = static_cast<uint64_t>(gzoffset(gz_));
       if (stop == 0) {
         if (carry_.size() > options_.max_event_bytes + chunk_) {
-          WEIR_LOG_ERROR("file source: {}: a line after line {} is longer than {} bytes; stopping", path_,
-                         lines_done_, carry_.size());
+          WEIR_LOG_ERROR("file source: {}: a line after line {} is longer than {} bytes; stopping", path_, lines_done_,
+                         carry_.size());
           return false;
         }
         continue;
@@ -215,7 +219,7 @@ class FileSource final : public runtime::Source {
 
   void Run() {
     auto decoder = ctx_->NewDecoder(options_);
-    int64_t started = MonotonicNanos(), last_progress = 0;
+    int64_t started = started_ = MonotonicNanos(), last_progress = 0;
     uint64_t events = 0;
     std::shared_ptr<const void> hold;
     const char* begin = nullptr;
@@ -260,16 +264,20 @@ class FileSource final : public runtime::Source {
         int64_t now = MonotonicNanos();
         if (now - last_progress > 250'000'000) {
           last_progress = now;
-          double secs = static_cast<double>(now - started) / 1e9;
-          std::string line = fmt::format("\r{}: {:.1f} / {:.1f} MB, {} events, {:.0f} events/s   ", path_,
-                                         static_cast<double>(read_bytes_) / 1e6, static_cast<double>(total_bytes_) / 1e6,
-                                         events, secs > 0 ? static_cast<double>(events) / secs : 0.0);
-          (void)!write(STDERR_FILENO, line.data(), line.size());
+          ShowProgress(events, now - started, "   ");
         }
       }
     }
-    if (progress_) (void)!write(STDERR_FILENO, "\n", 1);
     if (!stop_) ctx_->EndPartition(0);
+  }
+
+  // "\rPATH: READ / TOTAL MB, N events, R events/s", overwriting the previous one.
+  void ShowProgress(uint64_t events, int64_t nanos, std::string_view tail) const {
+    double secs = static_cast<double>(nanos) / 1e9;
+    std::string line = fmt::format("\r{}: {:.1f} / {:.1f} MB, {} events, {:.0f} events/s{}", path_,
+                                   static_cast<double>(read_bytes_) / 1e6, static_cast<double>(total_bytes_) / 1e6,
+                                   events, secs > 0 ? static_cast<double>(events) / secs : 0.0, tail);
+    (void)!write(STDERR_FILENO, line.data(), line.size());
   }
 
   /// 1-based line number of the line starting at `p` in the mapped file (rare: for messages).
@@ -281,8 +289,7 @@ class FileSource final : public runtime::Source {
       from = line_memo_pos_;
       line = line_memo_line_;
     }
-    for (const char* q = from; (q = static_cast<const char*>(std::memchr(q, '\n', static_cast<size_t>(p - q))));
-         ++q)
+    for (const char* q = from; (q = static_cast<const char*>(std::memchr(q, '\n', static_cast<size_t>(p - q)))); ++q)
       ++line;
     line_memo_pos_ = p;
     line_memo_line_ = line;
@@ -317,6 +324,8 @@ class FileSource final : public runtime::Source {
   codec::DecodeOptions options_;
   bool changes_;
   bool progress_;
+  bool stopped_once_ = false;
+  int64_t started_ = 0;  ///< MonotonicNanos when reading began
   runtime::SourceContext* ctx_ = nullptr;
   gzFile gz_ = nullptr;
   bool gz_eof_ = false;
@@ -353,8 +362,7 @@ std::unique_ptr<runtime::Source> MakeFileSource(const spec::SourceSpec& spec, ru
   if (!path.empty()) {
     // Relative paths are relative to the pipeline file.
     std::filesystem::path p(path);
-    if (p.is_relative() && !ctx.pipeline.file.empty())
-      p = std::filesystem::path(ctx.pipeline.file).parent_path() / p;
+    if (p.is_relative() && !ctx.pipeline.file.empty()) p = std::filesystem::path(ctx.pipeline.file).parent_path() / p;
     path = p.lexically_normal().string();
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) r.Error("path", fmt::format("file '{}' does not exist", path));
