@@ -1,7 +1,8 @@
 // A brute-force reference for WindowMetric, used only by tests: it computes the FINAL result rows
-// of a metric from a stream of records by the plainest rules that define them, with no panes,
-// no incremental states and no cleverness, so that randomized tests can compare the engine
-// against it (window_reference_test.cc).
+// of a metric, and the row each (window, group) has when it first fires, from a stream of
+// records by the plainest rules that define them, with no panes, no incremental states and no
+// cleverness, so that randomized tests can compare the engine against it
+// (window_reference_test.cc).
 //
 //   RefConfig config;
 //   config.window = {spec::WindowKind::kSliding, 3000, 1000};
@@ -9,7 +10,7 @@
 //   config.partitions = 2;
 //   config.aggregates = {{RefAgg::kCount}, {RefAgg::kSum}};
 //   std::vector<RefStep> steps = {RefStep::Record(r0), RefStep::End(1), RefStep::Record(r1)};
-//   RefResult expected = EvaluateReference(config, steps);   // expected.rows, expected.late
+//   RefResult expected = EvaluateReference(config, steps);   // expected.rows, .first, .late
 //
 // The rules (the engine's documented semantics, with the watermark exactly as
 // WindowMetric::Apply computes it):
@@ -64,6 +65,23 @@
 //
 // The result is the final state an upserting store would hold: one row per (window_start,
 // group). Late records are counted in RefResult::late.
+//
+// First firing (RefResult::first). A (window, group) is first emitted as final when the
+// watermark reaches the window's end (end <= W: before the first record i with W_i >= end, or
+// at the end of input), with the records that joined it before that: those with W_i < end.
+// If it then has no row (no records, or a net count <= 0), the first final row is the one
+// after the first later record (within the lateness, so joining it) that gives it a positive
+// net count: the engine re-emits a fired window right after each record that changes it.
+// Each step [d, d+k*every) of a cumulative window is a window of its own here. A session is
+// first emitted under its key (start, group) at the first point, checked before each record
+// and at the end of input, where it ends at or before the watermark with a positive net
+// count: when it fires; when a record joins it behind the watermark (a new session, or one
+// merged or moved to an earlier start, which takes a new key); or, if a late record extended
+// a fired session past the watermark, when the watermark reaches its new end.
+// Not modelled: the rows re-emitted between the first and the last (the harness checks only
+// that their revisions grow), early rows, and deletions (the engine also deletes rows it never
+// emitted; see FirstRow in the harness); nor `having` / `order_by` + `limit`, which the random
+// metrics do not use (under a top-N a group's row depends on the others' and is re-ranked).
 #pragma once
 
 #include <algorithm>
@@ -75,6 +93,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -259,9 +278,15 @@ struct RefRow {
 };
 
 using RefKey = std::pair<Timestamp, RefValue>;  ///< (window_start, group)
+/// (window_start, window_end, group) of a window, each step of a cumulative window its own;
+/// (session start, 0, group) of a session, whose end moves as it grows.
+using RefFireKey = std::tuple<Timestamp, Timestamp, RefValue>;
 
 struct RefResult {
   std::map<RefKey, RefRow> rows;
+  /// The row each (window, group) has when it is first emitted as final (see "First firing" in
+  /// the header comment); a key missing here is never emitted as final.
+  std::map<RefFireKey, RefRow> first;
   uint64_t late = 0;
   /// Things the test should print if the comparison fails (e.g. two sessions of one group that
   /// start at the same instant and so share a row key).
@@ -501,6 +526,18 @@ inline RefResult EvaluatePanes(const RefConfig& config, const std::vector<RefSte
   const bool none = config.window.kind == spec::WindowKind::kNone;
   // (start, end) -> group -> records
   std::map<std::pair<Timestamp, Timestamp>, std::map<RefValue, std::vector<const RefRecord*>>> windows;
+  // (end, start, group) of each (window, group) not emitted yet that records joined since the
+  // watermark was last compared with its end.
+  std::set<std::tuple<Timestamp, Timestamp, RefValue>> pending;
+  // What fires before a record judged against `w` (or at the end of input): the rows of every
+  // pending (window, group) that ends at or before `w` and has records.
+  auto fire = [&](Timestamp w) {
+    while (!pending.empty() && std::get<0>(*pending.begin()) <= w) {
+      const auto [e, s, g] = *pending.begin();
+      pending.erase(pending.begin());
+      if (auto row = MakeRow(config, s, e, g, windows[{s, e}][g])) result.first[{s, e, g}] = std::move(*row);
+    }
+  };
   for (const RefStep& step : steps) {
     if (step.pause) {
       wm.Pause();
@@ -512,6 +549,7 @@ inline RefResult EvaluatePanes(const RefConfig& config, const std::vector<RefSte
     }
     const RefRecord& r = step.record;
     const Timestamp w = wm.Before(r.partition);
+    fire(w);
     wm.Saw(r.partition, r.time);
     if (!r.passes_where) continue;
     auto ws = WindowsOf(config.window, r.time);
@@ -521,9 +559,13 @@ inline RefResult EvaluatePanes(const RefConfig& config, const std::vector<RefSte
       ++result.late;
       continue;
     }
-    for (const auto& [s, e] : ws)
-      if (none || SatAdd(e, config.lateness) > w) windows[{s, e}][r.group].push_back(&r);
+    for (const auto& [s, e] : ws) {
+      if (!none && SatAdd(e, config.lateness) <= w) continue;
+      windows[{s, e}][r.group].push_back(&r);
+      if (!result.first.count({s, e, r.group})) pending.insert({e, s, r.group});
+    }
   }
+  fire(kMaxTimestamp);  // every partition has ended
   for (const auto& [bounds, groups] : windows) {
     const auto [s, e] = bounds;
     // Cumulative: only the full window's row survives under the shared key (d, group).
@@ -538,6 +580,7 @@ inline RefResult EvaluateSessions(const RefConfig& config, const std::vector<Ref
   struct Session {
     Timestamp start, end;
     std::vector<const RefRecord*> recs;
+    bool changed = true;  ///< since the watermark was last compared with its end
   };
   RefResult result;
   Watermark wm(config.partitions, config.bound, config.idle_timeout);
@@ -555,6 +598,19 @@ inline RefResult EvaluateSessions(const RefConfig& config, const std::vector<Ref
       result.rows.erase(key);
     }
   };
+  // What fires before a record judged against `w` (or at the end of input): the row of every
+  // session that ends at or before `w`, changed since last time, and was not emitted under its
+  // key (start, group) before.
+  auto fire = [&](Timestamp w) {
+    for (auto& [g, sessions] : live) {
+      for (Session& s : sessions) {
+        if (!s.changed || s.end > w) continue;
+        s.changed = false;
+        if (result.first.count({s.start, 0, g})) continue;
+        if (auto row = MakeRow(config, s.start, s.end, g, s.recs)) result.first[{s.start, 0, g}] = std::move(*row);
+      }
+    }
+  };
   for (const RefStep& step : steps) {
     if (step.pause) {
       wm.Pause();
@@ -567,6 +623,7 @@ inline RefResult EvaluateSessions(const RefConfig& config, const std::vector<Ref
     const RefRecord& r = step.record;
     const Timestamp w = wm.Before(r.partition);
     wm.Saw(r.partition, r.time);
+    fire(w);
     for (auto& [g, sessions] : live) {
       for (auto it = sessions.begin(); it != sessions.end();) {
         if (SatAdd(it->end, config.lateness) <= w) {
@@ -600,7 +657,8 @@ inline RefResult EvaluateSessions(const RefConfig& config, const std::vector<Ref
     joined.recs.push_back(&r);
     sessions.push_back(std::move(joined));
   }
-  // End of input: every session still live is final.
+  // End of input: every session still live fires and is final.
+  fire(kMaxTimestamp);
   for (const auto& [g, sessions] : live)
     for (const Session& s : sessions) close(g, s);
   return result;

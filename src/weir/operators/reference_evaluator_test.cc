@@ -121,5 +121,65 @@ TEST(ReferenceEvaluator, RetractionsAndMultisetAggregates) {
   EXPECT_EQ(a.cells[5].value, RefValue::Number(2));
 }
 
+TEST(ReferenceEvaluator, FirstFiringHoldsTheRecordsBeforeTheWatermarkPassedTheEnd) {
+  RefConfig c;
+  c.window = {spec::WindowKind::kTumbling, 1000, 0, {}};
+  c.lateness = 1000;
+  c.aggregates = {{RefAgg::kCount}, {RefAgg::kSum}};
+  // t=1500 moves the watermark past 1000: [0, 1000) fires with a@100 alone. a@900 and b@950
+  // come within the lateness: a's row is re-emitted; b had no row when the window fired, so its
+  // first final row is the one right after b@950.
+  RefResult r = EvaluateReference(
+      c, {RefStep::Record(Rec(0, 100, "a", 1)), RefStep::Record(Rec(0, 1500, "a", 2)),
+          RefStep::Record(Rec(0, 900, "a", 4)), RefStep::Record(Rec(0, 950, "b", 8)), RefStep::End(0)});
+  EXPECT_EQ(r.late, 0u);
+  ASSERT_EQ(r.first.size(), 3u);
+  const RefRow& a0 = r.first.at({kT0, kT0 + 1000, RefValue::String("a")});
+  EXPECT_EQ(a0.count, 1);
+  EXPECT_EQ(a0.cells[1].value, RefValue::Number(1));
+  EXPECT_EQ(r.rows.at({kT0, RefValue::String("a")}).count, 2);
+  EXPECT_EQ(r.first.at({kT0, kT0 + 1000, RefValue::String("b")}).count, 1);
+  EXPECT_EQ(r.first.at({kT0 + 1000, kT0 + 2000, RefValue::String("a")}).count, 1);  // at the end of input
+}
+
+TEST(ReferenceEvaluator, FirstFiringOfCumulativeSteps) {
+  RefConfig c;
+  c.window = {spec::WindowKind::kCumulative, 2000, 1000, {}};
+  c.aggregates = {{RefAgg::kCount}};
+  RefResult r = EvaluateReference(c, {RefStep::Record(Rec(0, 100, "a", 1)), RefStep::Record(Rec(0, 1500, "a", 1)),
+                                      RefStep::Record(Rec(0, 2500, "a", 1)), RefStep::End(0)});
+  EXPECT_EQ(r.first.at({kT0, kT0 + 1000, RefValue::String("a")}).count, 1);
+  EXPECT_EQ(r.first.at({kT0, kT0 + 2000, RefValue::String("a")}).count, 2);
+  EXPECT_EQ(r.first.at({kT0 + 2000, kT0 + 3000, RefValue::String("a")}).count, 1);
+  EXPECT_EQ(r.first.at({kT0 + 2000, kT0 + 4000, RefValue::String("a")}).count, 1);
+  EXPECT_EQ(r.first.size(), 4u);
+}
+
+TEST(ReferenceEvaluator, FirstFiringOfSessionsThatMergeAndMoveAfterwards) {
+  RefConfig c;
+  c.window = {spec::WindowKind::kSession, 100, 0, {}};
+  c.lateness = 1000;
+  c.aggregates = {{RefAgg::kCount}};
+  const RefValue a = RefValue::String("a");
+  // a@250 fires [0, 100) and [120, 220) (watermark 250). a@90 bridges them into [0, 220),
+  // re-emitted under the key of [0, 100); a@-20 moves its start: a new key, first emitted
+  // right after it.
+  RefResult r = EvaluateReference(c, {RefStep::Record(Rec(0, 0, "a", 1)), RefStep::Record(Rec(0, 120, "a", 1)),
+                                      RefStep::Record(Rec(0, 250, "a", 1)), RefStep::Record(Rec(0, 90, "a", 1)),
+                                      RefStep::Record(Rec(0, -20, "a", 1)), RefStep::End(0)});
+  EXPECT_EQ(r.late, 0u);
+  const RefRow& s0 = r.first.at({kT0, 0, a});
+  EXPECT_EQ(s0.count, 1);
+  EXPECT_EQ(s0.window_end, kT0 + 100);
+  EXPECT_EQ(r.first.at({kT0 + 120, 0, a}).count, 1);
+  const RefRow& moved = r.first.at({kT0 - 20, 0, a});
+  EXPECT_EQ(moved.count, 4);
+  EXPECT_EQ(moved.window_end, kT0 + 220);
+  EXPECT_EQ(r.first.at({kT0 + 250, 0, a}).count, 1);
+  EXPECT_EQ(r.first.size(), 4u);
+  ASSERT_EQ(r.rows.size(), 2u);
+  EXPECT_EQ(r.rows.at({kT0 - 20, a}).count, 4);
+}
+
 }  // namespace
 }  // namespace weir::operators

@@ -92,8 +92,21 @@ struct EngineRow {
   std::vector<RefValue> values;
 };
 
+/// The first final row emitted for a (window, group) that is not a deletion. (Deletions before
+/// it are not compared: the engine also deletes rows it never emitted — a window or session
+/// whose records were all retracted before it fired, when it is emitted again — which an
+/// upserting store ignores.)
+struct FirstRow {
+  Timestamp window_end = 0;
+  uint64_t revision = 0;
+  std::vector<RefValue> values;
+};
+
 struct EngineResult {
-  std::map<RefKey, EngineRow> rows;   // the final state: last final row per key, deletions applied
+  std::map<RefKey, EngineRow> rows;  // the final state: last final row per key, deletions applied
+  /// The first final row of each (window_start, window_end, group), or for sessions
+  /// (start, 0, group): RefResult::first's keys.
+  std::map<RefFireKey, FirstRow> first;
   uint64_t late_counter = 0;          // late_records()
   uint64_t late_emitted = 0;          // records sent to the late output
   uint64_t deletions = 0;             // deletion rows emitted
@@ -107,6 +120,7 @@ struct EngineResult {
 struct StateCollector : runtime::Emitter {
   EngineResult* result = nullptr;
   RunOptions options;
+  bool sessions = false;  // first rows are keyed by (start, 0, group)
   struct Last {
     uint64_t revision;
     bool deleted;
@@ -128,6 +142,12 @@ struct StateCollector : runtime::Emitter {
     for (const ResultRow& row : b.rows) {
       if (!row.final) continue;  // early rows are not required
       RefValue group = ToRef(row.keys[0]);
+      auto [first, added] = row.deleted
+                                ? std::make_pair(result->first.end(), false)
+                                : result->first.try_emplace({row.window_start, sessions ? 0 : row.window_end, group},
+                                                            FirstRow{row.window_end, row.revision, {}});
+      if (added)
+        for (size_t s = 0; s < b.schema->value_names.size(); ++s) first->second.values.push_back(ToRef(row.values[s]));
       auto rk = std::make_tuple(row.window_start, options.revisions_per_step ? row.window_end : 0, group);
       auto [it, inserted] = last.try_emplace(rk, Last{row.revision, row.deleted});
       if (!inserted) {
@@ -202,6 +222,7 @@ EngineResult RunEngine(const Trial& trial, const std::vector<Line>& lines, const
   StateCollector out;
   out.result = &result;
   out.options = options;
+  out.sessions = trial.config.window.kind == spec::WindowKind::kSession;
   std::mt19937_64 rng(trial.seed * 31 + 7);
   // With idle_timeout, the metric goes by a clock of the test's: it stays put between pauses
   // (no input turns idle), and a pause moves it past the timeout (every input is idle until it
@@ -358,6 +379,41 @@ std::string RowKeyText(const RefKey& k, Timestamp end) {
   return fmt::format("[{}, {}) g={}", TimeText(k.first), TimeText(end), k.second.ToString());
 }
 
+std::string FireKeyText(const RefFireKey& k, Timestamp end) {
+  return fmt::format("[{}, {}) g={}", TimeText(std::get<0>(k)), TimeText(end), std::get<2>(k).ToString());
+}
+
+/// The first final row of every (window, group) against the row the reference has for it when
+/// it first fires (RefResult::first), and no first row where the reference has none.
+void CompareFirst(const RefResult& want, const EngineResult& got, const std::vector<const AggCase*>& aggs,
+                  std::vector<std::string>& diffs) {
+  for (const auto& [key, row] : want.first) {
+    auto it = got.first.find(key);
+    if (it == got.first.end()) {
+      diffs.push_back(fmt::format("first firing of {} (net count {}): no final row emitted",
+                                  FireKeyText(key, row.window_end), row.count));
+      continue;
+    }
+    const FirstRow& g = it->second;
+    if (g.window_end != row.window_end)
+      diffs.push_back(fmt::format("first firing of {}: window_end {}, want {}", FireKeyText(key, row.window_end),
+                                  TimeText(g.window_end), TimeText(row.window_end)));
+    for (size_t a = 0; a < aggs.size(); ++a)
+      if (a >= g.values.size() || !CellMatches(row.cells[a], g.values[a]))
+        diffs.push_back(fmt::format("first firing of {} (revision {}): {} = {}, want {}",
+                                    FireKeyText(key, row.window_end), g.revision, aggs[a]->expr,
+                                    a < g.values.size() ? g.values[a].ToString() : "(none)", CellText(row.cells[a])));
+  }
+  for (const auto& [key, row] : got.first) {
+    if (want.first.count(key)) continue;
+    std::string cells;
+    for (size_t a = 0; a < aggs.size() && a < row.values.size(); ++a)
+      cells += fmt::format(" {}={}", aggs[a]->name, row.values[a].ToString());
+    diffs.push_back(fmt::format("first firing of {}: unexpected final row (revision {}):{}",
+                                FireKeyText(key, row.window_end), row.revision, cells));
+  }
+}
+
 std::vector<std::string> Compare(const RefResult& want, const EngineResult& got,
                                  const std::vector<const AggCase*>& aggs, const RefConfig& config,
                                  const RunOptions& options) {
@@ -391,27 +447,31 @@ std::vector<std::string> Compare(const RefResult& want, const EngineResult& got,
   if (got.late_counter != want.late || got.late_emitted != want.late)
     diffs.push_back(fmt::format("late records: counted {}, sent to the late output {}, want {}", got.late_counter,
                                 got.late_emitted, want.late));
+  CompareFirst(want, got, aggs, diffs);
   return diffs;
 }
 
 std::vector<std::string> Check(const Trial& trial, const std::vector<Line>& lines,
                                const std::vector<const AggCase*>& aggs, const RunOptions& options,
-                               EngineResult* engine = nullptr) {
+                               EngineResult* engine = nullptr, RefResult* reference = nullptr) {
   RefResult want = EvaluateReference(trial.config, Steps(trial, lines));
   EngineResult got = RunEngine(trial, lines, aggs, options);
   auto diffs = Compare(want, got, aggs, trial.config, options);
   if (!diffs.empty())
     for (const auto& n : want.notes) diffs.push_back("note: " + n);
   if (engine) *engine = std::move(got);
+  if (reference) *reference = std::move(want);
   return diffs;
 }
 
 /// Runs the engine with `options` (shards, a restore) and compares everything it emits with
-/// `want`, what one unpartitioned metric emitted for the same input and batching.
+/// `want`, what one unpartitioned metric emitted for the same input and batching, and its final
+/// state and first firings with the reference's.
 std::vector<std::string> SameEmissions(const Trial& trial, const std::vector<const AggCase*>& aggs,
-                                       const RunOptions& options, const std::vector<std::string>& want) {
+                                       const RunOptions& options, const std::vector<std::string>& want,
+                                       const RefResult& reference) {
   EngineResult got = RunEngine(trial, trial.lines, aggs, options);
-  std::vector<std::string> diffs = got.problems;
+  std::vector<std::string> diffs = Compare(reference, got, aggs, trial.config, options);
   const std::string how =
       fmt::format("with {} shards{}", options.shards,
                   options.restore_after
@@ -481,6 +541,9 @@ std::string Describe(const Trial& trial, const std::vector<Line>& lines, const R
 /// What a set of trials exercised, so that a generator change cannot make them vacuous.
 struct Coverage {
   size_t rows = 0, late = 0, deletions = 0, updates = 0;
+  /// First firings compared, and those of them whose row is not the final one (the final
+  /// state alone would not check them).
+  size_t first = 0, first_not_final = 0;
   /// Trials with idle_timeout whose expected result differs from the same stream's without it.
   size_t idle_mattered = 0;
 };
@@ -514,11 +577,18 @@ Coverage RunTrials(spec::WindowKind kind, bool retractions, int trials, uint64_t
     for (Batching b : batchings) {
       RunOptions options = OptionsFor(kind, b);
       EngineResult engine;
-      auto diffs = Check(trial, trial.lines, aggs, options, &engine);
+      RefResult reference;
+      auto diffs = Check(trial, trial.lines, aggs, options, &engine, &reference);
       cov.rows += engine.rows.size();
       cov.late += engine.late_counter;
       cov.deletions += engine.deletions;
       cov.updates += engine.updates;
+      cov.first += reference.first.size();
+      for (const auto& [key, row] : reference.first) {
+        auto f = reference.rows.find({std::get<0>(key), std::get<2>(key)});
+        cov.first_not_final +=
+            f == reference.rows.end() || f->second.window_end != row.window_end || f->second.count != row.count;
+      }
       if (diffs.empty()) {
         // Partitioned state, and a checkpoint restored into another number of shards: what is
         // emitted must be exactly what one unpartitioned metric emits.
@@ -527,7 +597,7 @@ Coverage RunTrials(spec::WindowKind kind, bool retractions, int trials, uint64_t
           options.restore_after = trial.lines.size() / 2;
           options.restore_shards = 1 + static_cast<uint32_t>(n % 3);
         }
-        auto same = SameEmissions(trial, aggs, options, engine.emitted);
+        auto same = SameEmissions(trial, aggs, options, engine.emitted, reference);
         if (same.empty()) continue;
         ADD_FAILURE() << Describe(trial, trial.lines, options, same);
         return cov;

@@ -6,11 +6,15 @@
 // streams idle_timeout with pauses that leave quiet partitions idle (on a clock the test pins),
 // and — for metrics whose source may retract — deletes and updates as change envelopes), feeds it to a metric computing
 // every aggregate, and compares the final state of what the metric emitted (the last final row
-// per (window_start, group), deletions applied, revisions increasing per row) and its late
-// count with the reference. Streams are fed one line per batch, in random-sized batches, and
-// with each run of one partition's lines as one batch; the final state must not depend on it.
-// For sliding and session windows the engine does depend on it when a record arrives behind
-// the watermark, so those two are fed in larger batches only streams without such records.
+// per (window_start, group), deletions applied, revisions increasing per row), the FIRST final
+// row of each (window, group) — each cumulative step its own window, a session by its start —
+// with the row the reference has when that window first fires, and the late count with the
+// reference. Sketches (approx_distinct, percentile) are compared within their documented error
+// in both. Streams are fed one line per batch, in random-sized batches, and with each run of
+// one partition's lines as one batch; results must not depend on it. The same is checked of
+// the metric with 2 or 3 state shards (workers), which must also emit exactly what one emits.
+// (Sliding and session windows are also fed, in batches, streams with nothing behind the
+// watermark: the *NothingBehindWatermark tests.)
 //
 // The WindowReferenceRegression tests hold minimal inputs for engine bugs these tests
 // found; each skips (printing the difference) where the engine is still wrong.
@@ -37,10 +41,12 @@ constexpr int kTrials = 150;
 /// stream can produce them, and idle inputs that changed the result.
 void ExpectCoverage(const Coverage& c, int trials, bool late, bool deletions) {
   EXPECT_GT(c.rows, static_cast<size_t>(trials));
+  EXPECT_GT(c.first, static_cast<size_t>(trials));
   if (late) {  // records behind the watermark: some late, some updating emitted rows
     EXPECT_GT(c.late, 0u);
     EXPECT_GT(c.updates, 0u);
-    EXPECT_GT(c.idle_mattered, 0u);  // idle inputs no longer holding the watermark made some late
+    EXPECT_GT(c.first_not_final, 0u);  // late updates made some first firings differ from the final row
+    EXPECT_GT(c.idle_mattered, 0u);    // idle inputs no longer holding the watermark made some late
   }
   if (deletions) {
     EXPECT_GT(c.deletions, 0u);
