@@ -183,6 +183,12 @@ void WindowMetric::FireSessions(Timestamp wm, runtime::Emitter& out) {
   pending_deletions_.clear();
   auto emit = [&](uint32_t id) {
     Session& s = sessions_[id];
+    // Never shown and empty (its records retracted): no row, and no revision, so that no
+    // deletion is sent later for a row that never existed.
+    if (s.revision == 0 && NetCount(s.state.get()) <= 0) {
+      s.dirty = false;
+      return;
+    }
     ++s.revision;
     s.emitted_start = s.start;
     s.emitted_end = s.end;
@@ -219,6 +225,10 @@ void WindowMetric::EmitSessionsEarly(runtime::Emitter& out) {
     if (!Due(e)) continue;
     Session& s = sessions_[e.id];
     if (!s.dirty) continue;
+    if (s.revision == 0 && NetCount(s.state.get()) <= 0) {  // as in FireSessions
+      s.dirty = false;
+      continue;
+    }
     ++s.revision;
     s.emitted_start = s.start;
     s.emitted_end = s.end;

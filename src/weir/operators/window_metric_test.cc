@@ -455,6 +455,43 @@ TEST(SessionWindow, LateMergeDeletesTheEmittedRow) {
       R"({"metric":"sessions","window_start":"2026-01-01T00:50:00.000Z","window_end":"2026-01-01T01:20:00.000Z","user":"a","events":null,"spent":null,"revision":3,"final":true,"deleted":true})");
 }
 
+// A session whose records were all retracted fires with no row; when a later record (within
+// the lateness) moves its start, no deletion goes out for the row that never existed.
+TEST(SessionWindow, EmptiedSessionHasNoRowAndNoDeletion) {
+  spec::MetricSpec m = SessionsPerUser(0);
+  m.allowed_lateness = 2 * 3600000;
+  spec::Pipeline pipeline;
+  spec::Diagnostics diags;
+  Layout layout;
+  runtime::PlanContext ctx{pipeline, diags, layout, {{"in", 1, false, true}}, ""};
+  auto metric = MakeWindowMetric(m, ctx, 0);
+  ASSERT_TRUE(metric) << diags.Format();
+  codec::JsonDecoder dec(layout, {.envelopes = true});
+  Collector out;
+  auto feed = [&](const char* ndjson) {
+    auto buf = codec::PaddedBuffer::Copy(ndjson);
+    Batch b(layout.width());
+    b.Hold(buf);
+    dec.DecodeNdjson(*buf, b, nullptr);
+    metric->Process(b, out);
+  };
+  feed(R"({"op":"c","after":{"user":"a","ts":"2026-01-01T00:10:00Z","amount":1}}
+{"op":"d","before":{"user":"a","ts":"2026-01-01T00:10:00Z","amount":1}}
+{"op":"c","after":{"user":"z","ts":"2026-01-01T01:00:00Z","amount":0}})");
+  EXPECT_TRUE(out.Take().empty());  // a's session fired empty: no row
+  // 00:05 joins a's (fired, empty) session and moves its start: one row, no deletion.
+  feed(R"({"op":"c","after":{"user":"a","ts":"2026-01-01T00:05:00Z","amount":4}}
+{"op":"c","after":{"user":"z","ts":"2026-01-01T02:00:00Z","amount":0}})");
+  auto rows = out.Take();
+  std::sort(rows.begin(), rows.end());
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(
+      rows[0],
+      R"({"metric":"sessions","window_start":"2026-01-01T00:05:00.000Z","window_end":"2026-01-01T00:40:00.000Z","user":"a","events":1,"spent":4,"revision":1,"final":true})");
+  EXPECT_NE(rows[1].find(R"("user":"z","events":1)"), std::string::npos) << rows[1];
+  for (const auto& r : rows) EXPECT_EQ(r.find("deleted"), std::string::npos) << r;
+}
+
 // ---- idle_timeout ---------------------------------------------------------------------------
 
 // Partition 1 never sends. Without idle_timeout it holds the watermark back for good; with it,
