@@ -12,28 +12,19 @@
 
 #include <fmt/format.h>
 
+#include "e2e/examples_support.h"
 #include "support/process.h"
 #include "weir/base/time.h"
 
 namespace fs = std::filesystem;
+using weir::testing::Examples;
+using weir::testing::Lines;
 using weir::testing::Process;
+using weir::testing::RunWeir;
 
 namespace {
 
-fs::path Examples() { return fs::path(WEIR_SOURCE_DIR) / "examples"; }
-
-std::string RunWeir(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env, const fs::path& out) {
-  auto p = Process::Spawn(argv, env, out.string() + ".err", out.string());
-  EXPECT_EQ(p.Wait(std::chrono::seconds(120)), 0) << weir::testing::ReadFile(out.string() + ".err");
-  return weir::testing::ReadFile(out.string());
-}
-
-fs::path TempDir(const char* name) {
-  fs::path d = fs::path(::testing::TempDir()) / fmt::format("weir_examples_{}_{}", name, getpid());
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+fs::path TempDir(const char* name) { return weir::testing::ExampleTempDir(name); }
 
 TEST(Examples, AllValidate) {
   int n = 0;
@@ -49,21 +40,7 @@ TEST(Examples, AllValidate) {
 /// Runs an example bounded: simulated events only, as fast as possible, deterministic.
 void RunBounded(const char* example, int events, const fs::path& dir) {
   RunWeir({WEIR_BINARY, "run", (Examples() / example).string(), "--data-dir", (dir / "data").string()},
-      {{"SIM_COUNT", std::to_string(events)}, {"SIM_RATE", "0"}, {"SIM_REALTIME", "false"}, {"HTTP_INGEST", "false"},
-       {"WEIR_LISTEN", "127.0.0.1:0"}, {"LATE_FILE", (dir / "late.ndjson").string()}},
-      dir / "run.log");
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> out;
-  size_t at = 0;
-  while (at < text.size()) {
-    size_t nl = text.find('\n', at);
-    if (nl == std::string::npos) nl = text.size();
-    if (nl > at) out.push_back(text.substr(at, nl - at));
-    at = nl + 1;
-  }
-  return out;
+          weir::testing::BoundedExampleEnv(events, dir), dir / "run.log");
 }
 
 TEST(Examples, CampaignsMatchABruteForceCount) {
@@ -118,22 +95,16 @@ TEST(Examples, EcommerceMatchesABruteForceCount) {
   fs::path dir = TempDir("ecommerce");
   const int kEvents = 40000;
   RunBounded("ecommerce.yaml", kEvents, dir);
-  std::string events = RunWeir({WEIR_BINARY, "simulate", "--scenario", "ecommerce", "--count", std::to_string(kEvents),
-                            "--seed", "42"},
-                           {}, dir / "events.ndjson");
   std::map<std::pair<std::string, weir::Timestamp>, std::pair<int64_t, double>> revenue;
   std::map<weir::Timestamp, std::set<std::string>> users;
-  simdjson::dom::parser parser;
-  for (const auto& line : Lines(events)) {
-    simdjson::dom::element e = parser.parse(line);
-    auto t = weir::ParseIso8601(e["timestamp"].get_string().value());
-    ASSERT_TRUE(t);
-    users[weir::AlignDown(*t, 3600000)].insert(std::string(e["user_id"].get_string().value()));
-    if (e["event_type"].get_string().value() != "purchase_completed") continue;
-    auto& r = revenue[{std::string(e["properties"]["currency"].get_string().value()), weir::AlignDown(*t, 60000)}];
+  for (const auto& e : weir::testing::SimulateShop(kEvents, 42, dir)) {
+    users[weir::AlignDown(e.time, 3600000)].insert(e.user);
+    if (e.type != "purchase_completed") continue;
+    auto& r = revenue[{e.currency, weir::AlignDown(e.time, 60000)}];
     ++r.first;
-    r.second += e["properties"]["amount"].get_double().value();
+    r.second += e.amount;
   }
+  simdjson::dom::parser parser;
   std::string rows = RunWeir({WEIR_BINARY, "query", "--data-dir", (dir / "data").string(), "revenue_per_minute"}, {},
                          dir / "rows.ndjson");
   size_t checked = 0;

@@ -151,12 +151,30 @@ TEST_F(HttpIngest, AllThreeFormsAreCountedExactly) {
   EXPECT_EQ(q.body,
             "window_start,window_end,currency,count,total_revenue,avg_order_value,revision,final\n"
             "2026-02-16T10:30:00.000Z,2026-02-16T10:31:00.000Z,EUR,1,7.25,7.25,1,true\n");
+  // Every group key merged away: CSV has no key column.
+  q = Get("/api/v1/metrics/revenue_per_minute?window=1h&group_by=&format=csv");
+  EXPECT_EQ(q.body,
+            "window_start,window_end,count,total_revenue,avg_order_value\n"
+            "2026-02-16T10:00:00.000Z,2026-02-16T11:00:00.000Z,4,39.25,9.8125\n");
   q = Get("/api/v1/metrics/revenue_per_minute?window=90s");
   EXPECT_EQ(q.status, 400);
+  EXPECT_NE(q.body.find("parameter 'window': "), std::string::npos) << q.body;
   EXPECT_NE(q.body.find("must be a multiple of 1m"), std::string::npos) << q.body;
   q = Get("/api/v1/metrics/revenue_per_minute?group_by=country");
   EXPECT_EQ(q.status, 400);
-  EXPECT_NE(q.body.find("'country' is not a group key"), std::string::npos) << q.body;
+  EXPECT_NE(q.body.find("parameter 'group_by': 'country' is not a group key"), std::string::npos) << q.body;
+  q = Get("/api/v1/metrics/revenue_per_minute?order_by=nosuchfield");
+  EXPECT_EQ(q.status, 400);
+  EXPECT_NE(q.body.find("parameter 'order_by': unknown column 'nosuchfield'; columns: window_start, window_end, "
+                        "currency, count, total_revenue, avg_order_value, revision, final"),
+            std::string::npos)
+      << q.body;
+  q = Get("/api/v1/metrics/revenue_per_minute?window=1h&group_by=&order_by=currency%20desc");  // merged away
+  EXPECT_EQ(q.status, 400);
+  EXPECT_NE(q.body.find("parameter 'order_by': unknown column 'currency'; columns: window_start, window_end, count, "
+                        "total_revenue, avg_order_value\""),
+            std::string::npos)
+      << q.body;
 
   q = WaitForRows("/api/v1/metrics/views_per_minute?country=DE", 1);
   ASSERT_EQ(q.status, 200);

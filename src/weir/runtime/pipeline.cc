@@ -1024,7 +1024,10 @@ std::pair<std::string, bool> Pipeline::HealthJson() const {
   }
   part("pipeline", failure ? "unhealthy" : "healthy", failure ? failure->message : "");
   down |= failure.has_value();
-  part("store", p.store ? "healthy" : "unhealthy", "");
+  // The store is required: results that cannot be written are lost to queries.
+  std::string store_error = p.store ? p.store->Health() : "not open";
+  part("store", store_error.empty() ? "healthy" : "unhealthy", store_error);
+  down |= !store_error.empty();
   part("checkpoints", ck_failed > 0 && ck_taken == 0 ? "degraded" : "healthy", ck_error);
   for (size_t i = 0; i < p.sources.size(); ++i) {
     std::string health = p.sources[i]->Health();

@@ -3,10 +3,11 @@
 #include <algorithm>
 #include <atomic>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <simdjson.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <fmt/format.h>
-#include <simdjson.h>
 
 namespace weir::server {
 
@@ -26,10 +27,17 @@ Result<Timestamp> ParseTimeParam(std::string_view text, Timestamp now) {
 
 namespace {
 
-std::string RowsJson(std::string_view metric, const std::vector<std::string>& rows, bool truncated) {
+// `tier`: the store id of the downsampled tier that answered (empty: the metric's own rows).
+std::string RowsJson(std::string_view metric, const std::vector<std::string>& rows, bool truncated,
+                     std::string_view tier = {}) {
   std::string s = "{\"metric\":";
   AppendJsonString(s, metric);
-  s += fmt::format(",\"count\":{},\"truncated\":{},\"rows\":[", rows.size(), truncated);
+  s += fmt::format(",\"count\":{},\"truncated\":{}", rows.size(), truncated);
+  if (!tier.empty()) {
+    s += ",\"tier\":";
+    AppendJsonString(s, tier);
+  }
+  s += ",\"rows\":[";
   for (size_t i = 0; i < rows.size(); ++i) {
     if (i) s += ',';
     s += rows[i];
@@ -50,12 +58,12 @@ Response UnknownMetric(runtime::Pipeline& p, std::string_view id) {
   return Response::Error(404, fmt::format("unknown metric '{}'; metrics: {}", id, known.empty() ? "none" : known));
 }
 
-// start/end/limit/order and group-key filters; `aliases` maps seed-style names (start_time).
-// The columns of a metric's rows, in order (for CSV).
-std::vector<std::string> Columns(const MetricSchema& m, const std::vector<std::string>* keys, bool reaggregated) {
+// The columns of a metric's rows, in order (for CSV and order_by): `keys` are the group keys
+// kept (all of the metric's unless re-aggregated with group_by).
+std::vector<std::string> Columns(const MetricSchema& m, const std::vector<std::string>& keys, bool reaggregated) {
   std::vector<std::string> cols;
   if (m.windowed) cols = {"window_start", "window_end"};
-  for (const auto& k : keys ? *keys : m.key_names) cols.push_back(k);
+  for (const auto& k : keys) cols.push_back(k);
   for (const auto& v : m.value_names) cols.push_back(v);
   if (!reaggregated) cols.insert(cols.end(), {"revision", "final"});
   return cols;
@@ -137,6 +145,20 @@ Status SortRows(std::vector<std::string>& rows, const std::string& field, bool d
   return Ok();
 }
 
+// The downsampled level that answers for rows older than the metric's own (levels[0].from):
+// the finest whose window divides `want` (0: any window) and whose rows reach back to `start`,
+// else the one that reaches back furthest; nullptr when no level's window fits.
+const runtime::RetentionLevel* PickTier(const std::vector<runtime::RetentionLevel>& levels, Timestamp start,
+                                        Duration want) {
+  const runtime::RetentionLevel* pick = nullptr;
+  for (size_t k = 1; k < levels.size(); ++k) {
+    if (want && want % levels[k].window != 0) continue;
+    if (levels[k].from <= start) return &levels[k];
+    if (!pick || levels[k].from < pick->from) pick = &levels[k];
+  }
+  return pick;
+}
+
 // start/end/limit/order/window/group_by/order_by/format and group-key filters; seed-style
 // aliases start_time/end_time; `metric` when the route is /api/v1/metrics?metric=.
 Response QueryMetric(runtime::Pipeline& p, const MetricSchema& m, const Request& req, bool allow_metric_param) {
@@ -146,6 +168,7 @@ Response QueryMetric(runtime::Pipeline& p, const MetricSchema& m, const Request&
   runtime::ReaggregateRequest re;
   re.group_by = m.key_names;  // unless group_by says otherwise
   bool reaggregate = false;
+  std::string_view reaggregate_param;  // the parameter that asked for re-aggregation
   std::string format = "json", order_field;
   bool order_desc = false;
   size_t limit = 100000;
@@ -170,18 +193,34 @@ Response QueryMetric(runtime::Pipeline& p, const MetricSchema& m, const Request&
     } else if (name == "window") {
       auto d = ParseDuration(value);
       if (!d || *d <= 0) return Response::Error(400, fmt::format("parameter 'window': {}", d ? "must be positive" : d.error().message));
+      if (m.window_size > 0 && (*d < m.window_size || *d % m.window_size != 0))
+        return Response::Error(400,
+                               fmt::format("parameter 'window': window {} cannot be built from metric '{}' windows "
+                                           "of {}: it must be a multiple of {}",
+                                           value, m.id, FormatDuration(m.window_size), FormatDuration(m.window_size)));
       re.window = *d;
       reaggregate = true;
+      reaggregate_param = "window";
     } else if (name == "group_by") {
       re.group_by.clear();
       for (size_t at = 0; at <= value.size();) {
         size_t comma = value.find(',', at);
         if (comma == std::string::npos) comma = value.size();
         std::string k = value.substr(at, comma - at);
-        if (!k.empty()) re.group_by.push_back(k);
+        if (!k.empty()) {
+          if (std::find(m.key_names.begin(), m.key_names.end(), k) == m.key_names.end()) {
+            std::string known;
+            for (const auto& n : m.key_names) known += (known.empty() ? "" : ", ") + n;
+            return Response::Error(400, fmt::format("parameter 'group_by': '{}' is not a group key of metric '{}' "
+                                                    "(group keys: {})",
+                                                    k, m.id, known.empty() ? "none" : known));
+          }
+          re.group_by.push_back(k);
+        }
         at = comma + 1;
       }
       reaggregate = true;
+      if (reaggregate_param.empty()) reaggregate_param = "group_by";
     } else if (name == "order_by") {
       std::string_view v = value;
       order_field = std::string(v.substr(0, v.find(' ')));
@@ -209,6 +248,31 @@ Response QueryMetric(runtime::Pipeline& p, const MetricSchema& m, const Request&
   if (q.start > q.end) return Response::Error(400, "parameter 'start' is after 'end'");
   std::vector<std::string> rows;
   bool truncated = false;
+  // Rows older than the metric's own retention live in downsampled tiers. A range that reaches
+  // back before the metric's oldest rows is answered from the finest tier that covers it
+  // (re-aggregating the recent rows to the tier's window, unless a window is asked for), and
+  // the answer names the tier. No rows move between tiers while such a query (or one that
+  // re-aggregates) reads them; plain reads of a metric without tiers take no lock.
+  std::vector<runtime::RetentionLevel> levels = p.RetentionLevels(m.id);
+  std::shared_lock<std::shared_mutex> tiers_still;
+  if (reaggregate || levels.size() > 1) {
+    tiers_still = p.LockRetention();
+    levels = p.RetentionLevels(m.id);  // as of the lock
+  }
+  const runtime::RetentionLevel* tier = nullptr;
+  if (levels.size() > 1 && q.start < levels[0].from) {
+    tier = PickTier(levels, q.start, re.window);
+    if (tier && !re.window) {
+      re.window = tier->window;
+      reaggregate = true;
+    }
+  }
+  if (!order_field.empty()) {
+    std::vector<std::string> cols = Columns(m, re.group_by, reaggregate);
+    if (std::find(cols.begin(), cols.end(), order_field) == cols.end())
+      return Response::Error(400, fmt::format("parameter 'order_by': unknown column '{}'; columns: {}", order_field,
+                                              fmt::join(cols, ", ")));
+  }
   if (reaggregate) {
     const runtime::Metric* metric = p.metric(m.id);
     if (!metric) return Response::Error(404, fmt::format("unknown metric '{}'", m.id));
@@ -216,37 +280,26 @@ Response QueryMetric(runtime::Pipeline& p, const MetricSchema& m, const Request&
     q.with_states = true;
     q.json_rows = false;
     q.limit = 10'000'000;
-    // Rows older than the metric's own retention live in downsampled tiers: read the finest
-    // tier that fits the asked window and reaches back far enough, then the recent rows (with
-    // no rows moving between tiers meanwhile).
-    auto tiers_still = p.LockRetention();
     std::vector<store::StoredState> states;
-    auto levels = p.RetentionLevels(m.id);
-    Timestamp recent_from = q.start;
-    if (levels.size() > 1 && q.start < levels[0].from) {
-      const Duration want = re.window ? re.window : m.window_size;
-      const runtime::RetentionLevel* pick = nullptr;
-      for (size_t k = 1; k < levels.size(); ++k) {
-        if (want % levels[k].window != 0) continue;
-        if (!pick || levels[k].from <= q.start) pick = &levels[k];
-        if (levels[k].from <= q.start) break;
-      }
-      if (pick) {
-        store::ResultQuery tq = q;
-        tq.metric = pick->id;
-        tq.end = std::min(q.end, pick->upto);
-        auto tr = p.store()->Query(tq);
-        if (!tr) return Response::Error(400, tr.error().message);
-        states = std::move(tr->states);
-        recent_from = std::max(q.start, pick->upto);
-      }
+    if (tier) {
+      store::ResultQuery tq = q;
+      tq.metric = tier->id;
+      tq.end = std::min(q.end, tier->upto);
+      auto tr = p.store()->Query(tq);
+      if (!tr) return Response::Error(400, tr.error().message);
+      states = std::move(tr->states);
+      q.start = std::max(q.start, tier->upto);
     }
-    q.start = recent_from;
-    auto r = p.store()->Query(q);
-    if (!r) return Response::Error(400, r.error().message);
-    states.insert(states.end(), std::make_move_iterator(r->states.begin()), std::make_move_iterator(r->states.end()));
+    if (q.start < q.end) {
+      auto r = p.store()->Query(q);
+      if (!r) return Response::Error(400, r.error().message);
+      states.insert(states.end(), std::make_move_iterator(r->states.begin()), std::make_move_iterator(r->states.end()));
+    }
     auto merged = metric->Reaggregate(states, re);
-    if (!merged) return Response::Error(400, merged.error().message);
+    if (!merged) {
+      if (reaggregate_param.empty()) return Response::Error(500, merged.error().message);
+      return Response::Error(400, fmt::format("parameter '{}': {}", reaggregate_param, merged.error().message));
+    }
     rows = std::move(*merged);
     if (q.newest_first) std::reverse(rows.begin(), rows.end());
   } else {
@@ -256,6 +309,8 @@ Response QueryMetric(runtime::Pipeline& p, const MetricSchema& m, const Request&
     rows = std::move(r->rows);
     truncated = r->truncated;
   }
+  std::string tier_id = tier ? tier->id : std::string();
+  if (tiers_still.owns_lock()) tiers_still.unlock();
   if (!order_field.empty()) {
     if (auto st = SortRows(rows, order_field, order_desc); !st) return Response::Error(500, st.error().message);
   }
@@ -263,14 +318,17 @@ Response QueryMetric(runtime::Pipeline& p, const MetricSchema& m, const Request&
     rows.resize(limit);
     truncated = true;
   }
+  Response resp;
   if (format == "csv") {
-    auto csv = ToCsv(rows, Columns(m, reaggregate && !re.group_by.empty() ? &re.group_by : nullptr, reaggregate));
+    auto csv = ToCsv(rows, Columns(m, re.group_by, reaggregate));
     if (!csv) return Response::Error(500, csv.error().message);
-    Response resp = Response::Text(200, std::move(*csv));
+    resp = Response::Text(200, std::move(*csv));
     resp.content_type = "text/csv; charset=utf-8";
-    return resp;
+  } else {
+    resp = Response::Json(200, RowsJson(m.id, rows, truncated, tier_id));
   }
-  return Response::Json(200, RowsJson(m.id, rows, truncated));
+  if (!tier_id.empty()) resp.headers.emplace_back("X-Weir-Tier", tier_id);
+  return resp;
 }
 
 std::string MetricsListJson(runtime::Pipeline& p) {

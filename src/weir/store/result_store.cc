@@ -113,6 +113,18 @@ struct ResultStore::Impl {
   bool read_only = false;
   std::map<std::string, std::vector<std::string>, std::less<>> key_names;  // metric -> group keys
   std::atomic<uint64_t> late_seq{0};
+  mutable std::mutex health_mu;
+  std::string health;                // the last write's error, if it failed
+  std::atomic<bool> failing{false};  // health is set (a write that succeeds takes no lock)
+
+  // Records the outcome of a write, delete or flush (for Health) and returns it.
+  Status Track(Status st) {
+    if (st && !failing.load(std::memory_order_relaxed)) return st;
+    std::lock_guard lock(health_mu);
+    health = st ? std::string() : st.error().message;
+    failing.store(!st, std::memory_order_relaxed);
+    return st;
+  }
 };
 
 ResultStore::ResultStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -199,7 +211,7 @@ Status ResultStore::Write(const ResultBatch& batch) {
   }
   rocksdb::WriteOptions wo;
   wo.disableWAL = false;
-  return FromRocks(impl_->db->Write(wo, &wb), "write");
+  return impl_->Track(FromRocks(impl_->db->Write(wo, &wb), "write"));
 }
 
 Status ResultStore::PutRows(std::string_view metric, const std::vector<StoredState>& states,
@@ -216,13 +228,13 @@ Status ResultStore::PutRows(std::string_view metric, const std::vector<StoredSta
     value += states[i].state;
     wb.Put(key, value);
   }
-  return FromRocks(impl_->db->Write(rocksdb::WriteOptions(), &wb), "write");
+  return impl_->Track(FromRocks(impl_->db->Write(rocksdb::WriteOptions(), &wb), "write"));
 }
 
 Status ResultStore::DeleteBefore(std::string_view metric, Timestamp start) {
   rocksdb::WriteBatch wb;
   wb.DeleteRange(WindowKey(metric, kMinTimestamp), WindowKey(metric, start));
-  return FromRocks(impl_->db->Write(rocksdb::WriteOptions(), &wb), "delete");
+  return impl_->Track(FromRocks(impl_->db->Write(rocksdb::WriteOptions(), &wb), "delete"));
 }
 
 Result<std::optional<Timestamp>> ResultStore::NewestWindow(std::string_view metric) const {
@@ -257,7 +269,7 @@ Status ResultStore::WriteLate(const LateBatch& batch) {
     AppendLateJson(*batch.schema, r, value);
     wb.Put(key, value);
   }
-  return FromRocks(impl_->db->Write(rocksdb::WriteOptions(), &wb), "write late records");
+  return impl_->Track(FromRocks(impl_->db->Write(rocksdb::WriteOptions(), &wb), "write late records"));
 }
 
 Result<QueryResult> ResultStore::Query(const ResultQuery& q) const {
@@ -402,7 +414,12 @@ Result<QueryResult> ResultStore::QueryLate(const std::string& metric, Timestamp 
   return out;
 }
 
-Status ResultStore::Flush() { return FromRocks(impl_->db->FlushWAL(/*sync=*/true), "flush"); }
+Status ResultStore::Flush() { return impl_->Track(FromRocks(impl_->db->FlushWAL(/*sync=*/true), "flush")); }
+
+std::string ResultStore::Health() const {
+  std::lock_guard lock(impl_->health_mu);
+  return impl_->health;
+}
 
 uint64_t ResultStore::SizeBytes() const {
   uint64_t n = 0;

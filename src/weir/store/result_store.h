@@ -81,6 +81,9 @@ class ResultStore {
   Status Flush();
   /// Bytes on disk (estimate), for /metrics.
   uint64_t SizeBytes() const;
+  /// Empty while the store works; otherwise why not: the error of the last write, delete or
+  /// flush, when it failed (a later one that succeeds clears it). For /health. Any thread.
+  std::string Health() const;
 
  private:
   struct Impl;

@@ -161,5 +161,26 @@ TEST_F(StoreTest, ReplacesWindowsAndSurvivesReopen) {
   EXPECT_NE(late->rows[0].find(R"("event":{"x":1})"), std::string::npos);
 }
 
+// /health reads Health(): a failed write or delete makes the store unhealthy, with the reason.
+TEST_F(StoreTest, HealthSaysWhyTheLastWriteFailed) {
+  auto store = ResultStore::Open(dir);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE((*store)->Write(Rows({{0, "USD", 3, 1}})));
+  EXPECT_EQ((*store)->Health(), "");
+  // A read-only handle refuses writes (as a store on a failing disk does).
+  auto reader = ResultStore::Open(dir, /*read_only=*/true);
+  ASSERT_TRUE(reader) << reader.error().message;
+  EXPECT_EQ((*reader)->Health(), "");
+  auto st = (*reader)->Write(Rows({{60000, "USD", 1, 1}}));
+  ASSERT_FALSE(st);
+  EXPECT_EQ((*reader)->Health(), st.error().message);
+  EXPECT_NE((*reader)->Health().find("result store: write: "), std::string::npos) << (*reader)->Health();
+  EXPECT_FALSE((*reader)->DeleteBefore("revenue", 60000));
+  EXPECT_NE((*reader)->Health().find("result store: delete: "), std::string::npos) << (*reader)->Health();
+  EXPECT_EQ((*store)->Health(), "");  // per handle
+  ASSERT_TRUE((*store)->Flush());
+  EXPECT_EQ((*store)->Health(), "");
+}
+
 }  // namespace
 }  // namespace weir::store
