@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <netinet/in.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -14,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "support/process.h"
+#include "support/tmpfs.h"
 #include "weir/server/http_client.h"
 
 namespace fs = std::filesystem;
@@ -354,13 +354,8 @@ TEST(Durability, MemoryCapRefusesIngestNamingItAndKeepsWhatWasAccepted) {
 TEST(Durability, FullDiskAnswers503AndLosesNothingAcknowledged) {
   fs::path dir = TestDir();
   fs::path small = dir / "small";
-  fs::create_directories(small);
-  if (mount("tmpfs", small.c_str(), "tmpfs", 0, "size=3m") != 0)
-    GTEST_SKIP() << "cannot mount a small tmpfs here (needs root): " << std::strerror(errno);
-  struct Unmount {
-    fs::path p;
-    ~Unmount() { umount2(p.c_str(), MNT_DETACH); }
-  } unmount{small};
+  auto disk = weir::testing::Tmpfs::Mount(small, "size=3m");
+  if (!disk) GTEST_SKIP() << disk.error();
   // No checkpoint while filling: the log keeps everything and the disk runs out.
   std::ofstream(dir / "pipeline.yaml") << Pipeline(", fsync: always, segment_bytes: 64KiB", "1h");
   Server weir(dir, small / "data");
@@ -402,13 +397,8 @@ TEST(Durability, FullDiskAnswers503AndLosesNothingAcknowledged) {
 TEST(Durability, ReadOnlyLogDirectoryAnswers503UntilItIsWritable) {
   fs::path dir = TestDir();
   fs::path wal = dir / "data" / "wal" / "ingest";
-  fs::create_directories(wal);
-  if (mount("tmpfs", wal.c_str(), "tmpfs", MS_RDONLY, "size=4m") != 0)
-    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << std::strerror(errno);
-  struct Unmount {
-    fs::path p;
-    ~Unmount() { umount2(p.c_str(), MNT_DETACH); }
-  } unmount{wal};
+  auto disk = weir::testing::Tmpfs::Mount(wal, "size=4m", MS_RDONLY);
+  if (!disk) GTEST_SKIP() << disk.error();
   std::ofstream(dir / "pipeline.yaml") << Pipeline("");
   Server weir(dir, dir / "data");
   weir.Start();
@@ -420,7 +410,7 @@ TEST(Durability, ReadOnlyLogDirectoryAnswers503UntilItIsWritable) {
   ASSERT_TRUE(health);
   EXPECT_NE(health->body.find("Read-only file system"), std::string::npos) << health->body;
 
-  ASSERT_EQ(mount("tmpfs", wal.c_str(), "tmpfs", MS_REMOUNT, "size=4m"), 0) << std::strerror(errno);
+  ASSERT_TRUE((*disk)->Remount("size=4m")) << std::strerror(errno);
   int status = 0;
   for (int i = 0; i < 60 && status != 202; ++i) {  // retried at most once a second
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

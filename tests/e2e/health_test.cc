@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <simdjson.h>
-#include <sys/mount.h>
 
 #include <cstring>
 #include <filesystem>
@@ -13,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "support/process.h"
+#include "support/tmpfs.h"
 #include "weir/base/time.h"
 #include "weir/server/http_client.h"
 
@@ -86,13 +86,8 @@ TEST(Health, AWriteAheadLogThatCannotWriteAnswers503NamingIt) {
   fs::path dir = fs::path(::testing::TempDir()) / ("weir_health_" + std::to_string(getpid()));
   fs::remove_all(dir);
   fs::path small = dir / "small";
-  fs::create_directories(small);
-  if (mount("tmpfs", small.c_str(), "tmpfs", 0, "size=3m") != 0)
-    GTEST_SKIP() << "cannot mount a small tmpfs here (needs root): " << std::strerror(errno);
-  struct Unmount {
-    fs::path p;
-    ~Unmount() { umount2(p.c_str(), MNT_DETACH); }
-  } unmount{small};
+  auto disk = weir::testing::Tmpfs::Mount(small, "size=3m");
+  if (!disk) GTEST_SKIP() << disk.error();
   std::ofstream(dir / "pipeline.yaml") << kPipeline;
   auto proc =
       weir::testing::Process::Spawn({WEIR_BINARY, "run", (dir / "pipeline.yaml").string(), "--listen", "127.0.0.1:0",
@@ -149,7 +144,7 @@ TEST(Health, AWriteAheadLogThatCannotWriteAnswers503NamingIt) {
   client->reset();
   proc.Signal(SIGTERM);
   proc.Wait(20s);  // the final checkpoint may fail on the full disk: the exit code is not the point here
-  umount2(small.c_str(), MNT_DETACH);
+  disk->reset();   // unmounted
   if (!HasFailure()) fs::remove_all(dir);
 }
 

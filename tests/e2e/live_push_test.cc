@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "support/live.h"
 #include "support/process.h"
 #include "weir/server/http_client.h"
 #include "weir/server/websocket_client.h"
@@ -40,8 +41,8 @@ spec:
 )";
 
 std::string View(std::string_view country) {
-  return fmt::format(R"({{"event_type":"page_view","timestamp":"2026-02-16T10:30:05Z","properties":{{"country":"{}"}}}})",
-                     country);
+  return fmt::format(
+      R"({{"event_type":"page_view","timestamp":"2026-02-16T10:30:05Z","properties":{{"country":"{}"}}}})", country);
 }
 
 struct SseEvent {
@@ -65,10 +66,10 @@ class LivePush : public ::testing::Test {
     std::string yaml = kPipeline;
     yaml.replace(yaml.find("EARLY"), 5, early);
     std::ofstream(dir_ / "pipeline.yaml") << yaml;
-    proc_ = weir::testing::Process::Spawn(
-        {WEIR_BINARY, "run", (dir_ / "pipeline.yaml").string(), "--listen", "127.0.0.1:0", "--port-file",
-         (dir_ / "port").string(), "--data-dir", (dir_ / "data").string(), "--live-ring-rows", std::to_string(ring_rows)},
-        {}, (dir_ / "stderr.log").string());
+    proc_ = weir::testing::Process::Spawn({WEIR_BINARY, "run", (dir_ / "pipeline.yaml").string(), "--listen",
+                                           "127.0.0.1:0", "--port-file", (dir_ / "port").string(), "--data-dir",
+                                           (dir_ / "data").string(), "--live-ring-rows", std::to_string(ring_rows)},
+                                          {}, (dir_ / "stderr.log").string());
     ASSERT_TRUE(proc_.started());
     for (int i = 0; i < 500 && !fs::exists(dir_ / "port"); ++i) std::this_thread::sleep_for(10ms);
     ASSERT_TRUE(fs::exists(dir_ / "port")) << weir::testing::ReadFile((dir_ / "stderr.log").string());
@@ -135,15 +136,7 @@ class LivePush : public ::testing::Test {
     }
     return {};
   }
-  std::string ReadWs(WebSocketClient& ws) {
-    for (int i = 0; i < 100; ++i) {
-      auto m = ws.Read(10s);
-      EXPECT_TRUE(m) << m.error().message;
-      if (!m || !m->has_value()) return "<closed>";
-      if ((*m)->find(R"("type":"heartbeat")") == std::string::npos) return **m;
-    }
-    return "<only heartbeats>";
-  }
+  std::string ReadWs(WebSocketClient& ws) { return weir::testing::ReadSkippingHeartbeats(ws); }
   std::string Count(std::string_view country) {
     return fmt::format(R"("country":"{}","views":{})", country, counts_[std::string(country)]);
   }

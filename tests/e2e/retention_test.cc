@@ -43,14 +43,9 @@ TEST(Retention, OldRowsMoveToTheHourlyTierAndStayQueryable) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   std::ofstream(dir / "pipeline.yaml") << kPipeline;
-  auto proc = weir::testing::Process::Spawn({WEIR_BINARY, "run", (dir / "pipeline.yaml").string(), "--listen",
-                                             "127.0.0.1:0", "--port-file", (dir / "port").string(), "--data-dir",
-                                             (dir / "data").string()},
-                                            {}, (dir / "weir.log").string());
-  for (int i = 0; i < 500 && !fs::exists(dir / "port"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  ASSERT_TRUE(fs::exists(dir / "port")) << weir::testing::ReadFile((dir / "weir.log").string());
-  auto client = weir::server::HttpClient::Connect(
-      "127.0.0.1", static_cast<uint16_t>(std::stoi(weir::testing::ReadFile((dir / "port").string()))));
+  auto running = weir::testing::StartWeir(dir, dir / "data");
+  ASSERT_NE(running.port, 0) << weir::testing::ReadFile((dir / "weir.log").string());
+  auto client = weir::server::HttpClient::Connect("127.0.0.1", running.port);
   ASSERT_TRUE(client);
 
   // One event a minute for three hours, alternating keys; one at 09:55 and one at 10:00 (which
@@ -139,8 +134,8 @@ TEST(Retention, OldRowsMoveToTheHourlyTierAndStayQueryable) {
   EXPECT_NE(two->body.find(R"("window_end":"2026-01-01T02:00:00.000Z","n":120,"total":7140,"avg":59.5})"),
             std::string::npos)
       << two->body;
-  proc.Signal(SIGTERM);
-  EXPECT_EQ(proc.Wait(std::chrono::seconds(20)), 0);
+  running.proc.Signal(SIGTERM);
+  EXPECT_EQ(running.proc.Wait(std::chrono::seconds(20)), 0);
   if (!HasFailure()) fs::remove_all(dir);
 }
 
@@ -154,14 +149,9 @@ TEST(Retention, PlainQueriesReadTheFinestTierThatReachesBackFarEnough) {
   yaml.replace(yaml.find("          - { window: 1h, keep: 30d }"), 37,
                "          - { window: 1h, keep: 1d }\n          - { window: 1d, keep: 30d }");
   std::ofstream(dir / "pipeline.yaml") << yaml;
-  auto proc =
-      weir::testing::Process::Spawn({WEIR_BINARY, "run", (dir / "pipeline.yaml").string(), "--listen", "127.0.0.1:0",
-                                     "--port-file", (dir / "port").string(), "--data-dir", (dir / "data").string()},
-                                    {}, (dir / "weir.log").string());
-  for (int i = 0; i < 500 && !fs::exists(dir / "port"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  ASSERT_TRUE(fs::exists(dir / "port")) << weir::testing::ReadFile((dir / "weir.log").string());
-  auto client = weir::server::HttpClient::Connect(
-      "127.0.0.1", static_cast<uint16_t>(std::stoi(weir::testing::ReadFile((dir / "port").string()))));
+  auto running = weir::testing::StartWeir(dir, dir / "data");
+  ASSERT_NE(running.port, 0) << weir::testing::ReadFile((dir / "weir.log").string());
+  auto client = weir::server::HttpClient::Connect("127.0.0.1", running.port);
   ASSERT_TRUE(client);
 
   // One event an hour for five days (event i at hour i, key a for even i), then one at the
@@ -203,8 +193,8 @@ TEST(Retention, PlainQueriesReadTheFinestTierThatReachesBackFarEnough) {
   EXPECT_NE(hours.find(R"("count":2,"truncated":false,"tier":"per_minute@1h","rows":[)"), std::string::npos) << hours;
   EXPECT_NE(hours.find(row(108, 109, "a")), std::string::npos) << hours;
   EXPECT_NE(hours.find(row(109, 110, "b")), std::string::npos) << hours;
-  proc.Signal(SIGTERM);
-  EXPECT_EQ(proc.Wait(std::chrono::seconds(20)), 0);
+  running.proc.Signal(SIGTERM);
+  EXPECT_EQ(running.proc.Wait(std::chrono::seconds(20)), 0);
   if (!HasFailure()) fs::remove_all(dir);
 }
 

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "e2e/examples_support.h"
+#include "support/live.h"
 #include "support/process.h"
 #include "weir/base/time.h"
 #include "weir/server/http_client.h"
@@ -138,15 +139,7 @@ class Seed004 : public ::testing::Test {
       for (simdjson::dom::element row : rows) out.push_back(row);
     return out;
   }
-  std::string ReadWs(WebSocketClient& ws) {
-    for (int i = 0; i < 100; ++i) {
-      auto m = ws.Read(10s);
-      EXPECT_TRUE(m) << m.error().message;
-      if (!m || !m->has_value()) return "<closed>";
-      if ((*m)->find(R"("type":"heartbeat")") == std::string::npos) return **m;
-    }
-    return "<only heartbeats>";
-  }
+  std::string ReadWs(WebSocketClient& ws) { return weir::testing::ReadSkippingHeartbeats(ws); }
 
   fs::path dir_;
   weir::testing::Process proc_;

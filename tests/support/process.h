@@ -4,13 +4,14 @@
 //   int code = p.Wait(std::chrono::seconds(30));   // -1 on timeout (the child is killed)
 #pragma once
 
-#include <signal.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -113,6 +114,25 @@ inline std::vector<std::string> ReadLines(const std::string& path) {
   for (std::string line; std::getline(in, line);)
     if (!line.empty()) lines.push_back(line);
   return lines;
+}
+
+/// `weir run DIR/pipeline.yaml --listen 127.0.0.1:0` with its data in `data` and its log in
+/// DIR/weir.log, once it has written its port file (up to 10 s); port 0 if it never did.
+struct RunningWeir {
+  Process proc;
+  uint16_t port = 0;
+};
+inline RunningWeir StartWeir(const std::filesystem::path& dir, const std::filesystem::path& data) {
+  namespace fs = std::filesystem;
+  fs::remove(dir / "port");
+  RunningWeir w;
+  w.proc = Process::Spawn({WEIR_BINARY, "run", (dir / "pipeline.yaml").string(), "--listen", "127.0.0.1:0",
+                           "--port-file", (dir / "port").string(), "--data-dir", data.string()},
+                          {}, (dir / "weir.log").string());
+  for (int i = 0; i < 1000 && !fs::exists(dir / "port"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (fs::exists(dir / "port")) w.port = static_cast<uint16_t>(std::stoi(ReadFile((dir / "port").string())));
+  return w;
 }
 
 }  // namespace weir::testing
