@@ -186,12 +186,11 @@ std::unique_ptr<runtime::Metric> MakeWindowMetric(const spec::MetricSpec& spec, 
   plan.definition += " aggregates=";
   for (const auto& a : plan.aggregates) plan.definition += a.text + ";";
   // With several workers, the state is partitioned by group key, a shard per worker. Without a
-  // group key there is one group: one shard (more would only follow the event times), which is
-  // still applied in the workers' parallel step, beside the other metrics' shards.
-  if (ctx.workers > 1)
-    return std::make_unique<ShardedMetric>(
-        std::make_shared<const MetricPlan>(std::move(plan)),
-        spec.group_by.empty() ? 1u : static_cast<uint32_t>(std::min<size_t>(ctx.workers, 64)));
+  // group key there is one group: it stays whole (one shard would do all the folding while the
+  // others only followed the event times).
+  if (ctx.workers > 1 && !spec.group_by.empty())
+    return std::make_unique<ShardedMetric>(std::make_shared<const MetricPlan>(std::move(plan)),
+                                           static_cast<uint32_t>(std::min<size_t>(ctx.workers, 64)));
   return std::make_unique<WindowMetric>(std::move(plan));
 }
 
