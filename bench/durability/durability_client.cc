@@ -6,8 +6,8 @@
 //       "seconds S"; exits 1 if any request is not answered 202.
 //   weir_durability_client wait --port 18090 --since-ns T0 --accepted N
 //       polls /health every millisecond until it answers (connection refused until weir listens),
-//       then /api/v1/status until the sources have accepted N events (and, with --log, as many
-//       as weir's log says it replayed) and the queue is empty;
+//       then /api/v1/status until the sources have accepted N events, the queue is empty and
+//       (with --log) weir's log says how many events it replayed from its write-ahead log;
 //       prints "health_ms", "health_status" and "caught_up_ms", measured from T0 (CLOCK_REALTIME
 //       nanoseconds, e.g. `date +%s%N` taken just before weir was started).
 #include <algorithm>
@@ -140,29 +140,32 @@ int Wait(const std::string& host, int port, int64_t since_ns, int64_t accepted, 
   }
   std::printf("health_ms %.1f\nhealth_status %d\n", (health_ns - since_ns) / 1e6, health_status);
   std::fflush(stdout);
-  // The log is replayed before the server listens, so weir's log already says how many events
-  // it replayed: the sources must report at least that many (a status snapshot older than the
-  // replay would otherwise look caught up).
-  if (!log_file.empty()) {
+  // The log is replayed in the background (/health answers "starting" meanwhile): wait for the
+  // events acknowledged before the crash (--accepted) and, once caught up, report how many weir's
+  // log says it replayed.
+  auto replayed_in_log = [&]() -> int64_t {
     std::ifstream in(log_file);
-    std::string line;
-    while (std::getline(in, line)) {
+    int64_t events = -1;
+    for (std::string line; std::getline(in, line);) {
       size_t at = line.find(") from the log");
       size_t open = line.rfind("requests (", at);
-      if (at == std::string::npos || open == std::string::npos) continue;
-      int64_t events = std::strtoll(line.c_str() + open + 10, nullptr, 10);
-      std::printf("replayed_events %lld\n", static_cast<long long>(events));
-      accepted = std::max(accepted, events);
+      if (at != std::string::npos && open != std::string::npos)
+        events = std::strtoll(line.c_str() + open + 10, nullptr, 10);
     }
-  }
+    return events;
+  };
   while (NowNanos() < deadline) {
     auto r = client->Request("GET", "/api/v1/status");
     int64_t now = NowNanos();
     if (r && r->status == 200) {
       int64_t got = AcceptedEvents(r->body);
       int64_t queued = IntAfter(r->body, "\"queue\":{\"batches\":");
-      if (got >= accepted && queued == 0) {
+      // With --log, caught up means the replay is done too (its line is in the log; an empty log
+      // has nothing to replay and no such line).
+      int64_t replayed = log_file.empty() || accepted == 0 ? 0 : replayed_in_log();
+      if (got >= accepted && queued == 0 && replayed >= 0) {
         std::printf("accepted %lld\ncaught_up_ms %.1f\n", static_cast<long long>(got), (now - since_ns) / 1e6);
+        if (!log_file.empty()) std::printf("replayed_events %lld\n", static_cast<long long>(replayed));
         return 0;
       }
     }
