@@ -499,7 +499,7 @@ int Main(int argc, char** argv) {
 
   SimulateOptions sim;
   auto* sim_cmd = app.add_subcommand("simulate", "Write generated events as NDJSON");
-  sim_cmd->add_option("--scenario", sim.scenario, "ecommerce or campaigns")->capture_default_str();
+  sim_cmd->add_option("--scenario", sim.scenario, "ecommerce, campaigns or orders")->capture_default_str();
   sim_cmd->add_option("--count,-n", sim.count, "Number of events")->capture_default_str();
   sim_cmd->add_option("--seed", sim.seed, "Random seed (same seed, same events)")->capture_default_str();
   sim_cmd->add_option("--rate", sim.rate, "Events per second of event time (default 1000)");

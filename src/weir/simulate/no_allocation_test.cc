@@ -44,7 +44,7 @@ TEST_P(NoAllocation, NextDoesNotAllocateWhenTheBufferHasRoom) {
   EXPECT_GT(out.size(), 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllScenarios, NoAllocation, ::testing::Values("ecommerce", "campaigns"));
+INSTANTIATE_TEST_SUITE_P(AllScenarios, NoAllocation, ::testing::Values("ecommerce", "campaigns", "orders"));
 
 }  // namespace
 }  // namespace weir::simulate

@@ -3,6 +3,7 @@
 
 #include "weir/simulate/campaigns_scenario.h"
 #include "weir/simulate/ecommerce_scenario.h"
+#include "weir/simulate/orders_scenario.h"
 
 namespace weir::simulate {
 namespace {
@@ -15,6 +16,10 @@ const ScenarioInfo kScenarios[] = {
     {EcommerceScenario::kName,
      "shop activity (seed 004): page_view, product_view, add_to_cart, purchase_completed, refund",
      EcommerceScenario::kParams, &EcommerceScenario::Make},
+    {OrdersScenario::kName,
+     "shop database CDC (seed 002): Debezium change events of orders and order_items (inserts, status updates, "
+     "deletes)",
+     OrdersScenario::kParams, &OrdersScenario::Make, /*changes=*/true},
 };
 
 }  // namespace

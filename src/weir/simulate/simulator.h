@@ -106,12 +106,15 @@ struct ScenarioInfo {
   std::string_view summary;
   std::span<const ParamInfo> params;
   Result<std::unique_ptr<Scenario>> (*make)(const Options&);
+  /// Events are change envelopes (Debezium/native `op`, `before`, `after`): the simulator
+  /// source decodes them as changes, as a source with `changes: true` does.
+  bool changes = false;
 };
 
 /// Every registered scenario, in name order.
 std::span<const ScenarioInfo> Scenarios();
 
-/// Names of the registered scenarios ("campaigns", "ecommerce"), in name order.
+/// Names of the registered scenarios ("campaigns", "ecommerce", "orders"), in name order.
 std::vector<std::string> ScenarioNames();
 
 /// Creates scenario `name`. Errors: unknown name (the message lists the known ones), invalid

@@ -18,7 +18,7 @@ std::string Generate(std::string_view name, const Options& o, int n) {
 }
 
 TEST(Simulator, RegistryListsScenarios) {
-  EXPECT_THAT(ScenarioNames(), ElementsAre("campaigns", "ecommerce"));
+  EXPECT_THAT(ScenarioNames(), ElementsAre("campaigns", "ecommerce", "orders"));
   for (const ScenarioInfo& info : Scenarios()) {
     EXPECT_FALSE(info.summary.empty());
     auto s = MakeScenario(info.name, Options{});
@@ -31,7 +31,7 @@ TEST(Simulator, UnknownScenarioListsKnownOnes) {
   auto s = MakeScenario("iot", Options{});
   ASSERT_FALSE(s);
   EXPECT_THAT(s.error().message, HasSubstr("unknown simulator scenario 'iot'"));
-  EXPECT_THAT(s.error().message, HasSubstr("campaigns, ecommerce"));
+  EXPECT_THAT(s.error().message, HasSubstr("campaigns, ecommerce, orders"));
 }
 
 TEST(Simulator, UnknownParamListsKnownParams) {
@@ -112,7 +112,7 @@ TEST_P(Determinism, NextAppendsOneLineWithoutNewline) {
   EXPECT_EQ((*s)->events_generated(), 1u);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllScenarios, Determinism, ::testing::Values("ecommerce", "campaigns"));
+INSTANTIATE_TEST_SUITE_P(AllScenarios, Determinism, ::testing::Values("ecommerce", "campaigns", "orders"));
 
 }  // namespace
 }  // namespace weir::simulate

@@ -12,8 +12,9 @@ namespace {
 
 class SimulatorSource final : public runtime::Source {
  public:
-  SimulatorSource(std::unique_ptr<simulate::Scenario> scenario, double rate, uint64_t count, size_t batch_size)
-      : scenario_(std::move(scenario)), rate_(rate), count_(count), batch_size_(batch_size) {}
+  SimulatorSource(std::unique_ptr<simulate::Scenario> scenario, double rate, uint64_t count, size_t batch_size,
+                  bool changes)
+      : scenario_(std::move(scenario)), rate_(rate), count_(count), batch_size_(batch_size), changes_(changes) {}
   ~SimulatorSource() override { Stop(); }
 
   Status Start(runtime::SourceContext& ctx) override {
@@ -38,6 +39,7 @@ class SimulatorSource final : public runtime::Source {
     if (thread_.joinable()) thread_.join();
   }
   bool bounded() const override { return count_ > 0; }
+  bool may_retract() const override { return changes_; }
   std::string StatusJson() const override {
     std::string s = ",\"scenario\":";
     AppendJsonString(s, scenario_->name());
@@ -73,7 +75,10 @@ class SimulatorSource final : public runtime::Source {
       // Decoded by the pipeline's workers.
       batch.deferred = [this, buf, n](Batch& b) {
         b.Reserve(n);
-        codec::DecodeStats st = codec::ThreadDecoder(ctx_->layout(), {.envelopes = false, .gate = ctx_->decode_gate(), .prefix_reads = true}).DecodeNdjson(*buf, b, nullptr);
+        codec::DecodeStats st =
+            codec::ThreadDecoder(ctx_->layout(),
+                                 {.envelopes = changes_, .gate = ctx_->decode_gate(), .prefix_reads = !changes_})
+                .DecodeNdjson(*buf, b, nullptr);
         ctx_->stats().accepted += st.events;
         ctx_->stats().rejected += st.rejected;
       };
@@ -86,6 +91,7 @@ class SimulatorSource final : public runtime::Source {
   double rate_;
   uint64_t count_;
   size_t batch_size_;
+  bool changes_;  ///< the scenario writes change envelopes (orders): decode them as changes
   runtime::SourceContext* ctx_ = nullptr;
   std::thread thread_;
   std::atomic<bool> stop_{false};
@@ -113,13 +119,18 @@ std::unique_ptr<runtime::Source> MakeSimulatorSource(const spec::SourceSpec& spe
   options.max_disorder = r.Duration("max_disorder", 3000);
   for (const auto& [k, v] : r.StringMap("params")) options.params[k] = v;
   size_t batch_size = static_cast<size_t>(r.Int("batch_size", 1000, 1, 1'000'000));
+  bool scenario_changes = false;
+  for (const simulate::ScenarioInfo& info : simulate::Scenarios())
+    if (info.name == scenario) scenario_changes = info.changes;
+  // Change envelopes are decoded as changes (updates retract `before`), unless `changes: false`.
+  bool changes = r.Bool("changes", scenario_changes);
   r.RejectUnknownKeys({"id", "required"});
   auto made = simulate::MakeScenario(scenario, options);
   if (!made) {
     r.Error("scenario", made.error().message);
     return nullptr;
   }
-  return std::make_unique<SimulatorSource>(std::move(*made), rate, static_cast<uint64_t>(count), batch_size);
+  return std::make_unique<SimulatorSource>(std::move(*made), rate, static_cast<uint64_t>(count), batch_size, changes);
 }
 
 }  // namespace weir::connectors
