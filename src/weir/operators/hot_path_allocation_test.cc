@@ -17,6 +17,10 @@ namespace {
 std::atomic<long> g_allocations{0};
 }  // namespace
 
+// Not under AddressSanitizer: shared libraries (simdjson) allocate with its operator new and this
+// program's inline deletes would free with the replacement below (a mismatch it reports).
+#if !defined(__SANITIZE_ADDRESS__)
+#define WEIR_COUNTS_ALLOCATIONS 1
 // g++ 12 warns that free() does not match operator new, not seeing that this operator new is
 // itself malloc-based.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
@@ -28,6 +32,7 @@ void* operator new(std::size_t n) {
 }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#endif
 
 namespace weir::operators {
 namespace {
@@ -82,6 +87,9 @@ std::string Events(int n) {
 class HotPath : public ::testing::TestWithParam<std::tuple<Shape, size_t>> {};
 
 TEST_P(HotPath, AllocationsDoNotGrowWithTheRecords) {
+#if !defined(WEIR_COUNTS_ALLOCATIONS)
+  GTEST_SKIP() << "allocations are not counted under AddressSanitizer";
+#endif
   const auto& [shape, shards] = GetParam();
   spec::Pipeline pipeline;
   spec::Diagnostics diags;
