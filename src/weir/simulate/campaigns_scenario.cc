@@ -48,10 +48,10 @@ constexpr std::array kTabletAgents = {
 };
 
 constexpr std::array kLocations = {
-    "New York, NY"sv,     "Los Angeles, CA"sv,  "Chicago, IL"sv,   "Houston, TX"sv,       "Phoenix, AZ"sv,
-    "Philadelphia, PA"sv, "San Antonio, TX"sv,  "San Diego, CA"sv, "Dallas, TX"sv,        "Austin, TX"sv,
-    "San Jose, CA"sv,     "Jacksonville, FL"sv, "Columbus, OH"sv,  "Charlotte, NC"sv,     "San Francisco, CA"sv,
-    "Seattle, WA"sv,      "Denver, CO"sv,       "Boston, MA"sv,    "Miami, FL"sv,         "Atlanta, GA"sv,
+    "New York, NY"sv,     "Los Angeles, CA"sv,  "Chicago, IL"sv,   "Houston, TX"sv,     "Phoenix, AZ"sv,
+    "Philadelphia, PA"sv, "San Antonio, TX"sv,  "San Diego, CA"sv, "Dallas, TX"sv,      "Austin, TX"sv,
+    "San Jose, CA"sv,     "Jacksonville, FL"sv, "Columbus, OH"sv,  "Charlotte, NC"sv,   "San Francisco, CA"sv,
+    "Seattle, WA"sv,      "Denver, CO"sv,       "Boston, MA"sv,    "Miami, FL"sv,       "Atlanta, GA"sv,
     "Washington, DC"sv,   "Portland, OR"sv,     "Nashville, TN"sv, "Minneapolis, MN"sv,
 };
 constexpr std::array kLocationWeights = {20.0, 10.0, 7.0, 6.0, 4.0, 4.0, 3.0, 3.0, 4.0, 3.0, 2.5, 2.0,
@@ -103,9 +103,10 @@ Result<std::unique_ptr<Scenario>> CampaignsScenario::Make(const Options& options
   WEIR_ASSIGN_OR_RETURN(uint64_t campaigns, r.Count("campaigns", 50, 1, 100000));
   WEIR_ASSIGN_OR_RETURN(uint64_t organizations, r.Count("organizations", std::min<uint64_t>(10, campaigns), 1, 100000));
   if (organizations > campaigns)
-    return Fail("scenario 'campaigns': organizations ({}) must not exceed campaigns ({}); every organization "
-                "owns at least one campaign",
-                organizations, campaigns);
+    return Fail(
+        "scenario 'campaigns': organizations ({}) must not exceed campaigns ({}); every organization "
+        "owns at least one campaign",
+        organizations, campaigns);
   WEIR_ASSIGN_OR_RETURN(double ctr, r.Number("ctr", 0.03, 0, 1));
   WEIR_ASSIGN_OR_RETURN(double cvr, r.Number("cvr", 0.08, 0, 1));
   return std::unique_ptr<Scenario>(new CampaignsScenario(options, campaigns, organizations, ctr, cvr));
@@ -113,8 +114,8 @@ Result<std::unique_ptr<Scenario>> CampaignsScenario::Make(const Options& options
 
 CampaignsScenario::CampaignsScenario(const Options& o, uint64_t campaigns, uint64_t organizations, double ctr,
                                      double cvr)
-    : rng_(o.seed),
-      clock_(o),
+    : ClockedScenario(o),
+      rng_(o.seed),
       device_(Table(kDeviceWeights)),
       location_(Table(kLocationWeights)),
       sessions_(kConcurrentSessions) {
@@ -138,9 +139,9 @@ CampaignsScenario::CampaignsScenario(const Options& o, uint64_t campaigns, uint6
     Campaign& c = campaigns_[i];
     // The first `organizations` campaigns give every organization at least one campaign.
     c.org = static_cast<uint32_t>(i < organizations ? i : setup.Below(organizations));
-    c.cpm_units = LogUniform(setup, 15, 120);    // CPM $1.50 .. $12.00
-    c.cpc_cents = LogUniform(setup, 60, 250);    // $0.60 .. $2.50 typical CPC
-    c.cpv_cents = LogUniform(setup, 1, 8);       // $0.01 .. $0.08 per view
+    c.cpm_units = LogUniform(setup, 15, 120);        // CPM $1.50 .. $12.00
+    c.cpc_cents = LogUniform(setup, 60, 250);        // $0.60 .. $2.50 typical CPC
+    c.cpv_cents = LogUniform(setup, 1, 8);           // $0.01 .. $0.08 per view
     c.order_cents = LogUniform(setup, 2000, 25000);  // $20 .. $250 order value
     static constexpr uint32_t kLengths[] = {6, 15, 15, 30, 30, 60};
     c.video_seconds = setup.Chance(kVideoShare) ? kLengths[setup.Below(std::size(kLengths))] : 0;
@@ -225,7 +226,8 @@ char* CampaignsScenario::Write(char* p) {
       w.Raw(",\"value\":");
       w.Fixed(c.cpv_cents, 2);
       break;
-    default: break;
+    default:
+      break;
   }
   w.Raw(",\"metadata\":{\"sessionId\":\"session_");
   w.Base36(s.id, 12);
@@ -235,9 +237,15 @@ char* CampaignsScenario::Write(char* p) {
   w.Str(kLocations[s.location]);
   w.Raw(",\"userAgent\":");
   switch (s.device) {
-    case kMobile: w.Str(kMobileAgents[s.agent % kMobileAgents.size()]); break;
-    case kDesktop: w.Str(kDesktopAgents[s.agent % kDesktopAgents.size()]); break;
-    default: w.Str(kTabletAgents[s.agent % kTabletAgents.size()]); break;
+    case kMobile:
+      w.Str(kMobileAgents[s.agent % kMobileAgents.size()]);
+      break;
+    case kDesktop:
+      w.Str(kDesktopAgents[s.agent % kDesktopAgents.size()]);
+      break;
+    default:
+      w.Str(kTabletAgents[s.agent % kTabletAgents.size()]);
+      break;
   }
   // Seconds of playback: watched so far for a view, the full creative for a completion, at
   // least the 5 s before the skip button for a skip.
@@ -255,7 +263,8 @@ char* CampaignsScenario::Write(char* p) {
       w.Raw(",\"duration\":");
       w.Uint(static_cast<uint64_t>(rng_.Between(5, len - 1)));
       break;
-    default: break;
+    default:
+      break;
   }
   w.Raw("}}");
   return w.pos();

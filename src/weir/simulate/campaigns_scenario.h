@@ -27,7 +27,7 @@
 namespace weir::simulate {
 
 /// Generates campaign analytics events (seed 003 schema); see the README for the funnel.
-class CampaignsScenario final : public Scenario {
+class CampaignsScenario final : public ClockedScenario {
  public:
   static constexpr std::string_view kName = "campaigns";
   static const ParamInfo kParams[4];
@@ -36,9 +36,6 @@ class CampaignsScenario final : public Scenario {
 
   std::string_view name() const override { return kName; }
   void Next(std::string& out) override;
-  Timestamp last_event_time() const override { return clock_.last(); }
-  Timestamp event_time_frontier() const override { return clock_.frontier(); }
-  uint64_t events_generated() const override { return clock_.count(); }
 
   /// Upper bound on one event's size, guaranteed by the fixed string tables.
   static constexpr size_t kMaxEventBytes = 1024;
@@ -72,14 +69,12 @@ class CampaignsScenario final : public Scenario {
     std::array<uint8_t, kMaxImpressions * kMaxStepsPerImpression> steps{};
   };
 
-  CampaignsScenario(const Options& options, uint64_t campaigns, uint64_t organizations, double ctr,
-                    double cvr);
+  CampaignsScenario(const Options& options, uint64_t campaigns, uint64_t organizations, double ctr, double cvr);
 
   void StartSession(Session& s);
   char* Write(char* p);
 
   Rng rng_;
-  EventClock clock_;
   IsoTimeFormatter iso_;
   uint64_t session_counter_ = 0;
   uint64_t session_key_;

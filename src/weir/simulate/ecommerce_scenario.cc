@@ -15,8 +15,8 @@ namespace {
 using namespace std::string_view_literals;
 
 enum EventType : size_t { kPageView, kProductView, kAddToCart, kPurchase, kRefund };
-constexpr std::array kEventTypeNames = {"page_view"sv, "product_view"sv, "add_to_cart"sv,
-                                        "purchase_completed"sv, "refund"sv};
+constexpr std::array kEventTypeNames = {"page_view"sv, "product_view"sv, "add_to_cart"sv, "purchase_completed"sv,
+                                        "refund"sv};
 constexpr std::array kEventTypeWeights = {60.0, 20.0, 10.0, 8.0, 2.0};
 
 constexpr std::array kCurrencies = {"USD"sv, "EUR"sv, "GBP"sv, "JPY"sv};
@@ -27,9 +27,8 @@ constexpr std::array kPaymentMethods = {"credit_card"sv, "debit_card"sv, "paypal
                                         "apple_pay"sv,   "google_pay"sv, "bank_transfer"sv};
 constexpr std::array kPaymentWeights = {55.0, 15.0, 15.0, 8.0, 5.0, 2.0};
 
-constexpr std::array kCountries = {"US"sv, "GB"sv, "DE"sv, "FR"sv, "JP"sv, "CA"sv, "IN"sv,
-                                   "BR"sv, "AU"sv, "ES"sv, "IT"sv, "NL"sv, "MX"sv, "KR"sv,
-                                   "SE"sv, "PL"sv, "SG"sv, "IE"sv, "CH"sv, "ZA"sv};
+constexpr std::array kCountries = {"US"sv, "GB"sv, "DE"sv, "FR"sv, "JP"sv, "CA"sv, "IN"sv, "BR"sv, "AU"sv, "ES"sv,
+                                   "IT"sv, "NL"sv, "MX"sv, "KR"sv, "SE"sv, "PL"sv, "SG"sv, "IE"sv, "CH"sv, "ZA"sv};
 constexpr std::array kCountryWeights = {30.0, 9.0, 8.0, 6.0, 6.0, 5.0, 5.0, 4.0, 4.0, 3.0,
                                         3.0,  3.0, 2.5, 2.5, 2.0, 2.0, 1.5, 1.5, 1.5, 1.5};
 
@@ -75,14 +74,12 @@ constexpr std::array<uint8_t, 32> kIpFirstOctets = {23,  24,  31,  37,  41,  45,
 
 enum Page : size_t { kHome, kCategory, kProductPage, kSearch, kCart, kCheckout, kOrders, kDeals };
 constexpr std::array kPageWeights = {15.0, 30.0, 30.0, 12.0, 6.0, 3.0, 2.0, 2.0};
-constexpr std::array kCategories = {"electronics"sv, "home-kitchen"sv, "fashion"sv,   "beauty"sv,
-                                    "sports-outdoors"sv, "toys-games"sv, "books"sv, "grocery"sv,
-                                    "automotive"sv, "garden"sv};
+constexpr std::array kCategories = {"electronics"sv, "home-kitchen"sv, "fashion"sv, "beauty"sv,     "sports-outdoors"sv,
+                                    "toys-games"sv,  "books"sv,        "grocery"sv, "automotive"sv, "garden"sv};
 constexpr std::array kCategoryWeights = {20.0, 15.0, 18.0, 9.0, 8.0, 7.0, 6.0, 7.0, 5.0, 5.0};
-constexpr std::array kSearchTerms = {"wireless+headphones"sv, "running+shoes"sv, "coffee+maker"sv,
-                                     "phone+case"sv,          "yoga+mat"sv,      "air+fryer"sv,
-                                     "usb-c+cable"sv,         "backpack"sv,      "desk+lamp"sv,
-                                     "smart+watch"sv};
+constexpr std::array kSearchTerms = {
+    "wireless+headphones"sv, "running+shoes"sv, "coffee+maker"sv, "phone+case"sv, "yoga+mat"sv,
+    "air+fryer"sv,           "usb-c+cable"sv,   "backpack"sv,     "desk+lamp"sv,  "smart+watch"sv};
 constexpr std::array kSearchWeights = {14.0, 12.0, 10.0, 12.0, 8.0, 11.0, 9.0, 8.0, 7.0, 9.0};
 
 constexpr std::array kQuantityWeights = {0.0, 78.0, 15.0, 5.0, 2.0};  // index = quantity
@@ -135,8 +132,9 @@ const ParamInfo EcommerceScenario::kParams[5] = {
     {"products", "10000", "number of distinct products (1..1000000)"},
     {"user_skew", "0.8", "Zipf exponent of user activity (0 = uniform, 0..3)"},
     {"product_skew", "1.0", "Zipf exponent of product popularity (0 = uniform, 0..3)"},
-    {"user_agents", "full", "full: real User-Agent headers (~370-byte events); short: product token only "
-                            "(~300-byte events)"},
+    {"user_agents", "full",
+     "full: real User-Agent headers (~370-byte events); short: product token only "
+     "(~300-byte events)"},
 };
 
 Result<std::unique_ptr<Scenario>> EcommerceScenario::Make(const Options& options) {
@@ -154,8 +152,8 @@ Result<std::unique_ptr<Scenario>> EcommerceScenario::Make(const Options& options
 
 EcommerceScenario::EcommerceScenario(const Options& o, uint64_t users, uint64_t products, double user_skew,
                                      double product_skew, bool short_agents)
-    : rng_(o.seed),
-      clock_(o),
+    : ClockedScenario(o),
+      rng_(o.seed),
       users_(users),
       products_(products),
       event_type_(Table(kEventTypeWeights)),
@@ -236,17 +234,33 @@ char* EcommerceScenario::Write(char* p) {
   if (type == kPageView) {
     w.Raw("\"page_url\":\"");
     switch (page_.Sample(rng_)) {
-      case kHome: w.Char('/'); break;
-      case kCategory: w.Raw("/category/"); w.Raw(kCategories[category_.Sample(rng_)]); break;
+      case kHome:
+        w.Char('/');
+        break;
+      case kCategory:
+        w.Raw("/category/");
+        w.Raw(kCategories[category_.Sample(rng_)]);
+        break;
       case kProductPage:
         w.Raw("/product/prod_");
         w.Uint((product_rank_.Sample(rng_) * product_mul_ + product_add_) % products_ + 1);
         break;
-      case kSearch: w.Raw("/search?q="); w.Raw(kSearchTerms[search_.Sample(rng_)]); break;
-      case kCart: w.Raw("/cart"); break;
-      case kCheckout: w.Raw("/checkout"); break;
-      case kOrders: w.Raw("/account/orders"); break;
-      default: w.Raw("/deals"); break;
+      case kSearch:
+        w.Raw("/search?q=");
+        w.Raw(kSearchTerms[search_.Sample(rng_)]);
+        break;
+      case kCart:
+        w.Raw("/cart");
+        break;
+      case kCheckout:
+        w.Raw("/checkout");
+        break;
+      case kOrders:
+        w.Raw("/account/orders");
+        break;
+      default:
+        w.Raw("/deals");
+        break;
     }
     w.Raw("\",");
   } else {

@@ -24,7 +24,7 @@
 namespace weir::simulate {
 
 /// Generates e-commerce events (seed 004 schema); see the README for the distributions.
-class EcommerceScenario final : public Scenario {
+class EcommerceScenario final : public ClockedScenario {
  public:
   static constexpr std::string_view kName = "ecommerce";
   static const ParamInfo kParams[5];
@@ -33,16 +33,13 @@ class EcommerceScenario final : public Scenario {
 
   std::string_view name() const override { return kName; }
   void Next(std::string& out) override;
-  Timestamp last_event_time() const override { return clock_.last(); }
-  Timestamp event_time_frontier() const override { return clock_.frontier(); }
-  uint64_t events_generated() const override { return clock_.count(); }
 
   /// Upper bound on one event's size, guaranteed by the fixed string tables.
   static constexpr size_t kMaxEventBytes = 1024;
 
  private:
-  EcommerceScenario(const Options& options, uint64_t users, uint64_t products, double user_skew,
-                    double product_skew, bool short_agents);
+  EcommerceScenario(const Options& options, uint64_t users, uint64_t products, double user_skew, double product_skew,
+                    bool short_agents);
 
   char* Write(char* p);
 
@@ -52,12 +49,11 @@ class EcommerceScenario final : public Scenario {
   };
 
   Rng rng_;
-  EventClock clock_;
   IsoTimeFormatter iso_;
   uint64_t event_key_;    // offsets event ids so different seeds give different ids
   uint64_t session_key_;  // offsets session ids
   uint64_t session_counter_ = 0;
-  uint64_t user_key_;     // seeds per-user attributes (country)
+  uint64_t user_key_;  // seeds per-user attributes (country)
 
   uint64_t users_;
   uint64_t products_;
@@ -79,7 +75,7 @@ class EcommerceScenario final : public Scenario {
   AliasTable search_;
 
   bool short_agents_;
-  std::vector<uint32_t> price_cents_;     // list price in USD cents, by product id - 1
+  std::vector<uint32_t> price_cents_;  // list price in USD cents, by product id - 1
   std::vector<UserState> user_state_;  // by user rank
 
   // The user of each event is drawn two events ahead so the memory it needs (alias slot,

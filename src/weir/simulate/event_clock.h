@@ -42,4 +42,17 @@ class EventClock {
   Timestamp last_;
 };
 
+/// A scenario whose events take their times from an EventClock: the clock answers for the
+/// scenario's times and count.
+class ClockedScenario : public Scenario {
+ public:
+  Timestamp last_event_time() const override { return clock_.last(); }
+  Timestamp event_time_frontier() const override { return clock_.frontier(); }
+  uint64_t events_generated() const override { return clock_.count(); }
+
+ protected:
+  explicit ClockedScenario(const Options& options) : clock_(options) {}
+  EventClock clock_;
+};
+
 }  // namespace weir::simulate

@@ -45,8 +45,8 @@ Result<std::unique_ptr<Scenario>> OrdersScenario::Make(const Options& options) {
 }
 
 OrdersScenario::OrdersScenario(const Options& o, uint64_t customers, uint64_t products, double cancel_rate)
-    : rng_(o.seed),
-      clock_(o),
+    : ClockedScenario(o),
+      rng_(o.seed),
       cancel_rate_(cancel_rate),
       customer_pick_(ZipfWeights(customers, 0.9)),
       product_pick_(ZipfWeights(products, 1.0)),

@@ -29,7 +29,7 @@
 namespace weir::simulate {
 
 /// Generates Debezium change events of `orders` and `order_items` (seed 002); see the README.
-class OrdersScenario final : public Scenario {
+class OrdersScenario final : public ClockedScenario {
  public:
   static constexpr std::string_view kName = "orders";
   static const ParamInfo kParams[3];
@@ -38,9 +38,6 @@ class OrdersScenario final : public Scenario {
 
   std::string_view name() const override { return kName; }
   void Next(std::string& out) override;
-  Timestamp last_event_time() const override { return clock_.last(); }
-  Timestamp event_time_frontier() const override { return clock_.frontier(); }
-  uint64_t events_generated() const override { return clock_.count(); }
 
   /// Upper bound on one event's size (both images of an update with the longest values).
   static constexpr size_t kMaxEventBytes = 1024;
@@ -79,7 +76,6 @@ class OrdersScenario final : public Scenario {
   static void ItemRow(JsonWriter& w, const Order& o, const Item& item);
 
   Rng rng_;
-  EventClock clock_;
   IsoTimeFormatter iso_;
   double cancel_rate_;
   uint64_t next_order_id_ = 1001;
