@@ -1,38 +1,14 @@
 // Checks the hot-path contract of metrics: applying a batch allocates a bounded number of times,
 // not once per record. Global operator new is replaced (for this whole test program) by a
-// counting one; a batch of 20,000 records must allocate no more than one of 200 records plus a
-// small constant, once the metric has seen its groups.
+// counting one (base/counting_new.h); a batch of 20,000 records must allocate no more than one
+// of 200 records plus a small constant, once the metric has seen its groups.
 #include <gtest/gtest.h>
-
-#include <atomic>
-#include <cstdlib>
-#include <new>
 
 #include <fmt/format.h>
 
+#include "weir/base/counting_new.h"
 #include "weir/codec/json_decoder.h"
 #include "weir/operators/window_metric.h"
-
-namespace {
-std::atomic<long> g_allocations{0};
-}  // namespace
-
-// Not under AddressSanitizer: shared libraries (simdjson) allocate with its operator new and this
-// program's inline deletes would free with the replacement below (a mismatch it reports).
-#if !defined(__SANITIZE_ADDRESS__)
-#define WEIR_COUNTS_ALLOCATIONS 1
-// g++ 12 warns that free() does not match operator new, not seeing that this operator new is
-// itself malloc-based.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-void* operator new(std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-#endif
 
 namespace weir::operators {
 namespace {
@@ -110,12 +86,13 @@ TEST_P(HotPath, AllocationsDoNotGrowWithTheRecords) {
   // Warm up: groups interned, panes or sessions open, scratch grown to the large batch.
   for (int i = 0; i < 2; ++i) metric->Process(*decoded(large_text), out);
   auto small = decoded(small_text), large = decoded(large_text);
-  long before = g_allocations.load();
+  long before = weir::testing::Allocations();
   metric->Process(*small, out);
-  const long small_allocs = g_allocations.load() - before;
-  before = g_allocations.load();
+  const long small_allocs = weir::testing::Allocations() - before;
+  before = weir::testing::Allocations();
   metric->Process(*large, out);
-  const long large_allocs = g_allocations.load() - before;
+  const long large_allocs = weir::testing::Allocations() - before;
+  EXPECT_GT(small_allocs, 0) << "operator new is not being counted";  // a batch's prepared state
   // 19,800 more records: a per-record allocation would show as thousands.
   EXPECT_LE(large_allocs, small_allocs + 32) << "small batch " << small_allocs << ", large " << large_allocs;
 }
