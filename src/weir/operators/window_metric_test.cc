@@ -38,19 +38,24 @@ struct MetricHarness {
   std::unique_ptr<codec::JsonDecoder> decoder;
   Collector out;
 
-  explicit MetricHarness(spec::MetricSpec m, uint32_t partitions = 1, size_t shards = 1) {
-    runtime::PlanContext ctx{pipeline, diags, layout, {{"in", partitions, false, false}}, "", shards};
+  /// With `changes`, the source sends change envelopes (op, before, after) that retract.
+  explicit MetricHarness(spec::MetricSpec m, uint32_t partitions = 1, size_t shards = 1, bool changes = false) {
+    runtime::PlanContext ctx{pipeline, diags, layout, {{"in", partitions, false, changes}}, "", shards};
     metric = MakeWindowMetric(m, ctx, 0);
     EXPECT_TRUE(diags.ok()) << diags.Format();
-    decoder = std::make_unique<codec::JsonDecoder>(layout);
+    decoder = std::make_unique<codec::JsonDecoder>(layout, codec::DecodeOptions{.envelopes = changes});
   }
-  void Feed(std::string_view ndjson, uint32_t partition = 0) {
+  /// Decodes `ndjson` as one batch and applies it; returns the batch's records and what decoding
+  /// counted.
+  std::pair<size_t, codec::DecodeStats> Feed(std::string_view ndjson, uint32_t partition = 0) {
     auto buf = codec::PaddedBuffer::Copy(ndjson);
     Batch b(layout.width());
     b.Hold(buf);
     b.origin.partition = partition;
-    decoder->DecodeNdjson(*buf, b, nullptr);
+    codec::DecodeStats stats = decoder->DecodeNdjson(*buf, b, nullptr);
+    const size_t records = b.size();
     metric->Process(b, out);
+    return {records, stats};
   }
   /// Like Feed, with the records at `filtered` marked as the decoder's gate marks those no
   /// metric wants.
@@ -356,29 +361,19 @@ TEST(TumblingWindow, RetractionsMoveGroups) {
   m.window = {spec::WindowKind::kTumbling, 60000, 0, {}};
   m.group_by = {{"status", E("status"), {}}};
   m.select = {{"n", E("count()"), {}}, {"total", E("sum(total)"), {}}, {"biggest", E("max(total)"), {}}};
-  spec::Pipeline pipeline;
-  spec::Diagnostics diags;
-  Layout layout;
-  runtime::PlanContext ctx{pipeline, diags, layout, {{"in", 1, false, true}}, ""};
-  auto metric = MakeWindowMetric(m, ctx, 0);
-  ASSERT_TRUE(metric) << diags.Format();
-  codec::JsonDecoder dec(layout, {.envelopes = true});
-  auto buf = codec::PaddedBuffer::Copy(
+  MetricHarness h(m, 1, 1, /*changes=*/true);
+  ASSERT_TRUE(h.metric) << h.diags.Format();
+  h.Feed(
       R"({"op":"c","after":{"status":"pending","total":10,"ts":1000}}
 {"op":"c","after":{"status":"pending","total":30,"ts":1010}}
 {"op":"u","before":{"status":"pending","total":30,"ts":1010},"after":{"status":"completed","total":30,"ts":1010}}
 {"op":"c","after":{"status":"cancelled","total":5,"ts":1020}}
 {"op":"d","before":{"status":"cancelled","total":5,"ts":1020}})");
-  Batch b(layout.width());
-  b.Hold(buf);
-  dec.DecodeNdjson(*buf, b, nullptr);
-  Collector out;
-  metric->Process(b, out);
-  metric->EndPartition(0, 0, out);
-  ASSERT_EQ(out.rows.size(), 2u);
-  EXPECT_NE(out.rows[0].find(R"("status":"completed","n":1,"total":30,"biggest":30)"), std::string::npos)
-      << out.rows[0];
-  EXPECT_NE(out.rows[1].find(R"("status":"pending","n":1,"total":10,"biggest":10)"), std::string::npos);
+  h.End();
+  const auto& rows = h.out.rows;
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_NE(rows[0].find(R"("status":"completed","n":1,"total":30,"biggest":30)"), std::string::npos) << rows[0];
+  EXPECT_NE(rows[1].find(R"("status":"pending","n":1,"total":10,"biggest":10)"), std::string::npos);
   // The cancelled order was deleted: its group has no records and no row.
 }
 
@@ -460,29 +455,16 @@ TEST(SessionWindow, LateMergeDeletesTheEmittedRow) {
 TEST(SessionWindow, EmptiedSessionHasNoRowAndNoDeletion) {
   spec::MetricSpec m = SessionsPerUser(0);
   m.allowed_lateness = 2 * 3600000;
-  spec::Pipeline pipeline;
-  spec::Diagnostics diags;
-  Layout layout;
-  runtime::PlanContext ctx{pipeline, diags, layout, {{"in", 1, false, true}}, ""};
-  auto metric = MakeWindowMetric(m, ctx, 0);
-  ASSERT_TRUE(metric) << diags.Format();
-  codec::JsonDecoder dec(layout, {.envelopes = true});
-  Collector out;
-  auto feed = [&](const char* ndjson) {
-    auto buf = codec::PaddedBuffer::Copy(ndjson);
-    Batch b(layout.width());
-    b.Hold(buf);
-    dec.DecodeNdjson(*buf, b, nullptr);
-    metric->Process(b, out);
-  };
-  feed(R"({"op":"c","after":{"user":"a","ts":"2026-01-01T00:10:00Z","amount":1}}
+  MetricHarness h(m, 1, 1, /*changes=*/true);
+  ASSERT_TRUE(h.metric) << h.diags.Format();
+  h.Feed(R"({"op":"c","after":{"user":"a","ts":"2026-01-01T00:10:00Z","amount":1}}
 {"op":"d","before":{"user":"a","ts":"2026-01-01T00:10:00Z","amount":1}}
 {"op":"c","after":{"user":"z","ts":"2026-01-01T01:00:00Z","amount":0}})");
-  EXPECT_TRUE(out.Take().empty());  // a's session fired empty: no row
+  EXPECT_TRUE(h.out.Take().empty());  // a's session fired empty: no row
   // 00:05 joins a's (fired, empty) session and moves its start: one row, no deletion.
-  feed(R"({"op":"c","after":{"user":"a","ts":"2026-01-01T00:05:00Z","amount":4}}
+  h.Feed(R"({"op":"c","after":{"user":"a","ts":"2026-01-01T00:05:00Z","amount":4}}
 {"op":"c","after":{"user":"z","ts":"2026-01-01T02:00:00Z","amount":0}})");
-  auto rows = out.Take();
+  auto rows = h.out.Take();
   std::sort(rows.begin(), rows.end());
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(
@@ -750,33 +732,23 @@ TEST(ChangeEnvelopes, SnapshotReadsAreInserts) {
   m.window = {spec::WindowKind::kTumbling, 60000, 0, {}};
   m.group_by = {{"status", E("status"), {}}};
   m.select = {{"n", E("count()"), {}}, {"total", E("sum(total)"), {}}, {"biggest", E("max(total)"), {}}};
-  spec::Pipeline pipeline;
-  spec::Diagnostics diags;
-  Layout layout;
-  runtime::PlanContext ctx{pipeline, diags, layout, {{"in", 1, false, true}}, ""};
-  auto metric = MakeWindowMetric(m, ctx, 0);
-  ASSERT_TRUE(metric) << diags.Format();
-  codec::JsonDecoder dec(layout, {.envelopes = true});
-  auto buf = codec::PaddedBuffer::Copy(
+  MetricHarness h(m, 1, 1, /*changes=*/true);
+  ASSERT_TRUE(h.metric) << h.diags.Format();
+  auto [records, stats] = h.Feed(
       R"({"op":"r","after":{"status":"pending","total":"100.00","ts":1000}}
 {"op":"r","after":{"status":"pending","total":"20.00","ts":1001}}
 {"op":"r","after":{"status":"pending","total":"5.50","ts":1002}}
 {"op":"u","before":{"status":"pending","total":"100.00","ts":1000},"after":{"status":"completed","total":"100.00","ts":1000}}
 {"op":"r","after":{"status":"cancelled","total":"1.00","ts":1003}}
 {"op":"d","before":{"status":"cancelled","total":"1.00","ts":1003}})");
-  Batch b(layout.width());
-  b.Hold(buf);
-  ASSERT_EQ(dec.DecodeNdjson(*buf, b, nullptr).rejected, 0u);
-  ASSERT_EQ(b.size(), 7u);  // 4 snapshot rows, an update's two images, a delete
-  Collector out;
-  metric->Process(b, out);
-  metric->EndPartition(0, 0, out);
-  ASSERT_EQ(out.rows.size(), 2u);
-  EXPECT_NE(out.rows[0].find(R"("status":"completed","n":1,"total":100,"biggest":100,)"), std::string::npos)
-      << out.rows[0];
+  ASSERT_EQ(stats.rejected, 0u);
+  ASSERT_EQ(records, 7u);  // 4 snapshot rows, an update's two images, a delete
+  h.End();
+  const auto& rows = h.out.rows;
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_NE(rows[0].find(R"("status":"completed","n":1,"total":100,"biggest":100,)"), std::string::npos) << rows[0];
   // The max moved from 100 (retracted) to 20, compared as numbers ("5.50" < "20.00").
-  EXPECT_NE(out.rows[1].find(R"("status":"pending","n":2,"total":25.5,"biggest":20,)"), std::string::npos)
-      << out.rows[1];
+  EXPECT_NE(rows[1].find(R"("status":"pending","n":2,"total":25.5,"biggest":20,)"), std::string::npos) << rows[1];
 }
 
 // The planner rejects, at validate time, aggregates that cannot take retractions when a source
