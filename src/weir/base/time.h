@@ -27,6 +27,19 @@ inline constexpr Timestamp kCivilMax = 253402300799999LL;
 /// Timestamps whose calendar fields can be computed (years 0000 to 9999).
 inline bool InCivilRange(Timestamp t) { return t >= kCivilMin && t <= kCivilMax; }
 
+/// t + d and t - d (d ≥ 0) clamped to [kMinTimestamp, kMaxTimestamp]; the bounds, which stand for
+/// "before everything" and "after everything", stay where they are.
+inline Timestamp SatAdd(Timestamp t, Duration d) {
+  if (t == kMinTimestamp) return kMinTimestamp;
+  if (t > kMaxTimestamp - d) return kMaxTimestamp;
+  return t + d;
+}
+inline Timestamp SatSub(Timestamp t, Duration d) {
+  if (t == kMaxTimestamp) return kMaxTimestamp;
+  if (t < kMinTimestamp + d) return kMinTimestamp;
+  return t - d;
+}
+
 /// Parses "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS[.fff…]]" with "Z", "+HH:MM", "+HHMM" or no zone
 /// (UTC). A space may stand for the 'T'. Returns nullopt on anything else.
 std::optional<Timestamp> ParseIso8601(std::string_view s);
@@ -97,7 +110,6 @@ struct CivilTime {
 };
 /// Outside the civil range, the fields of its nearest end.
 CivilTime ToCivil(Timestamp t);
-Timestamp FromCivil(int year, int month, int day, int hour = 0, int minute = 0, int second = 0,
-                    int millisecond = 0);
+Timestamp FromCivil(int year, int month, int day, int hour = 0, int minute = 0, int second = 0, int millisecond = 0);
 
 }  // namespace weir

@@ -38,7 +38,9 @@ TEST(Time, CanonicalShapeAgreesWithTheGeneralParser) {
     EXPECT_EQ(ParseIso8601(s), ParseIso8601(general)) << s;
     // The parser a decoder keeps reads the shape alone, and the same.
     std::optional<Timestamp> c = own.Parse(s);
-    if (c || i % 2 == 0) EXPECT_EQ(c, ParseIso8601(general)) << s;
+    if (c || i % 2 == 0) {
+      EXPECT_EQ(c, ParseIso8601(general)) << s;
+    }
   }
   EXPECT_FALSE(ParseIso8601("2026-02-29T00:00:00.000Z"));
   EXPECT_EQ(ParseIso8601("2024-02-29T23:59:60.999Z"), *ParseIso8601("2024-03-01T00:00:00.999Z"));

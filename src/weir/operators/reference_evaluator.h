@@ -297,16 +297,6 @@ struct RefResult {
 
 namespace ref_detail {
 
-inline Timestamp SatSub(Timestamp a, Duration b) {
-  if (a == kMaxTimestamp) return kMaxTimestamp;
-  if (a < kMinTimestamp + b) return kMinTimestamp;
-  return a - b;
-}
-inline Timestamp SatAdd(Timestamp a, Duration b) {
-  if (a == kMinTimestamp) return kMinTimestamp;
-  if (a > kMaxTimestamp - b) return kMaxTimestamp;
-  return a + b;
-}
 inline Timestamp FloorTo(Timestamp t, Duration size) {
   Timestamp r = t % size;
   return r < 0 ? t - r - size : t - r;

@@ -9,12 +9,6 @@
 namespace weir::operators {
 namespace {
 
-Timestamp AddSat(Timestamp a, Duration b) {
-  if (a == kMinTimestamp) return kMinTimestamp;
-  if (a > kMaxTimestamp - b) return kMaxTimestamp;
-  return a + b;
-}
-
 int64_t& NetCount(char* state) { return *reinterpret_cast<int64_t*>(state); }
 
 }  // namespace
@@ -66,14 +60,14 @@ void WindowMetric::DestroySession(uint32_t id) {
 bool WindowMetric::SessionLive(const Session& s, Timestamp wm) const {
   // A fired session past the allowed lateness is closed for good, even before FireSessions
   // gets around to dropping it.
-  return !(s.fired && AddSat(s.end, plan_.allowed_lateness) <= wm);
+  return !(s.fired && SatAdd(s.end, plan_.allowed_lateness) <= wm);
 }
 
 bool WindowMetric::SessionMerges(uint32_t group, Timestamp t, Timestamp wm) const {
   if (group >= group_sessions_.size()) return false;
   const auto& ids = group_sessions_[group];
   if (ids.size() < 2) return false;  // a merge needs two sessions
-  const Timestamp t_end = AddSat(t, plan_.window.size);
+  const Timestamp t_end = SatAdd(t, plan_.window.size);
   int matches = 0;
   for (uint32_t id : ids) {
     const Session& s = sessions_[id];
@@ -84,7 +78,7 @@ bool WindowMetric::SessionMerges(uint32_t group, Timestamp t, Timestamp wm) cons
 
 char* WindowMetric::AssignSession(uint32_t group, Timestamp t, int8_t weight, Timestamp wm) {
   const Duration gap = plan_.window.size;
-  const Timestamp t_end = AddSat(t, gap);
+  const Timestamp t_end = SatAdd(t, gap);
   uint32_t target = UINT32_MAX;
   Timestamp start = t, end = t_end;
   std::vector<uint32_t> merged;
@@ -111,7 +105,7 @@ char* WindowMetric::AssignSession(uint32_t group, Timestamp t, int8_t weight, Ti
   if (target == UINT32_MAX) {
     // A retraction for a session no longer held, or a record whose session would already be
     // past the allowed lateness: the caller sends it to the late output.
-    if (weight < 0 || (plan_.event_time && AddSat(t_end, plan_.allowed_lateness) <= wm)) return nullptr;
+    if (weight < 0 || (plan_.event_time && SatAdd(t_end, plan_.allowed_lateness) <= wm)) return nullptr;
     uint32_t id;
     if (!free_sessions_.empty()) {
       id = free_sessions_.back();
@@ -214,7 +208,7 @@ void WindowMetric::FireSessions(Timestamp wm, runtime::Emitter& out) {
   }
   SortSessionItems(items);
   if (!items.empty()) EmitItems(items, /*final=*/true, /*sorted_window=*/false, false, std::nullopt, out);
-  while (!fired_sessions_.empty() && AddSat(fired_sessions_.begin()->first, plan_.allowed_lateness) <= wm)
+  while (!fired_sessions_.empty() && SatAdd(fired_sessions_.begin()->first, plan_.allowed_lateness) <= wm)
     DestroySession(fired_sessions_.begin()->second);
 }
 
