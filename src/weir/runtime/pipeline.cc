@@ -15,141 +15,13 @@
 
 #include "weir/base/log.h"
 #include "weir/runtime/checkpoint.h"
+#include "weir/runtime/prepare_pool.h"
 #include "weir/runtime/queue.h"
 #include "weir/runtime/retention.h"
 #include "weir/runtime/telemetry.h"
 
 namespace weir::runtime {
 namespace {
-
-struct Message {
-  enum Kind { kBatch, kEnd } kind = kBatch;
-  Batch batch;
-  uint32_t source = 0;
-  uint32_t partition = 0;
-};
-
-/// A message on its way through the pipeline: prepared by a worker (decode, processors,
-/// Metric::Prepare), then applied in arrival order by the pipeline thread.
-struct Work {
-  Message msg;
-  std::vector<std::unique_ptr<PreparedState>> prepared;  // per metric (null: not read)
-  bool ready = false;
-};
-
-/// Worker threads that prepare Work items; the pipeline thread waits for them in order, and
-/// while it waits prepares items itself: the one it waits for if no worker has taken it yet,
-/// else the next queued one (so `--workers N` runs N-1 workers plus the pipeline thread, and N
-/// cores stay busy without N+1 threads competing for them).
-/// The same threads apply a batch to the partitions of the partitioned metrics (Run): those
-/// tasks go before any preparing, and the pipeline thread runs whichever no worker has taken.
-class PreparePool {
- public:
-  PreparePool(size_t threads, std::function<void(Work&)> prepare) : prepare_(std::move(prepare)) {
-    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
-  }
-  ~PreparePool() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : threads_) t.join();
-  }
-  /// Runs tasks 0..n-1 on the calling thread and any idle worker; returns when all are done.
-  void Run(size_t n, const std::function<void(size_t)>& task) {
-    if (n <= 1) {
-      if (n == 1) task(0);
-      return;
-    }
-    Job job{&task, n, 1, 0};
-    {
-      std::lock_guard lock(mu_);
-      jobs_.push_back(&job);
-    }
-    cv_.notify_all();
-    task(0);
-    std::unique_lock lock(mu_);
-    ++job.done;
-    while (job.next < n) {
-      size_t i = job.next++;
-      if (job.next == n) jobs_.erase(std::find(jobs_.begin(), jobs_.end(), &job));
-      lock.unlock();
-      task(i);
-      lock.lock();
-      ++job.done;
-    }
-    done_cv_.wait(lock, [&] { return job.done == n; });
-  }
-  void Submit(Work* w) {
-    {
-      std::lock_guard lock(mu_);
-      tasks_.push_back(w);
-    }
-    cv_.notify_one();
-  }
-  void WaitReady(Work* w) {
-    std::unique_lock lock(mu_);
-    while (!w->ready) {
-      // Rather than wait: prepare `w` if no worker has taken it, else another queued item.
-      Work* mine = nullptr;
-      if (auto it = std::find(tasks_.begin(), tasks_.end(), w); it != tasks_.end()) {
-        mine = w;
-        tasks_.erase(it);
-      } else if (!tasks_.empty()) {
-        mine = tasks_.front();
-        tasks_.pop_front();
-      }
-      if (!mine) {
-        done_cv_.wait(lock, [&] { return w->ready || !tasks_.empty(); });
-        continue;
-      }
-      lock.unlock();
-      prepare_(*mine);
-      lock.lock();
-      mine->ready = true;
-      done_cv_.notify_all();
-    }
-  }
-
- private:
-  struct Job {
-    const std::function<void(size_t)>* task;
-    size_t n, next, done;
-  };
-  void Loop() {
-    std::unique_lock lock(mu_);
-    while (true) {
-      cv_.wait(lock, [&] { return stop_ || !tasks_.empty() || !jobs_.empty(); });
-      if (!jobs_.empty()) {
-        Job* job = jobs_.front();
-        size_t i = job->next++;
-        if (job->next == job->n) jobs_.pop_front();
-        lock.unlock();
-        (*job->task)(i);
-        lock.lock();
-        ++job->done;
-        done_cv_.notify_all();
-        continue;
-      }
-      if (tasks_.empty()) return;
-      Work* w = tasks_.front();
-      tasks_.pop_front();
-      lock.unlock();
-      prepare_(*w);
-      lock.lock();
-      w->ready = true;
-      done_cv_.notify_all();
-    }
-  }
-  std::function<void(Work&)> prepare_;
-  std::mutex mu_;
-  std::condition_variable cv_, done_cv_;
-  std::deque<Work*> tasks_;
-  std::deque<Job*> jobs_;
-  std::vector<std::thread> threads_;
-  bool stop_ = false;
-};
 
 enum class Route { kEvents, kMetric, kLate };
 
@@ -194,8 +66,10 @@ struct Pipeline::Impl : Emitter {
       for (const auto& m : metrics) {
         if (!m->Reads(src)) continue;
         const expr::Program* f = m->record_filter();
-        if (!f || f->slots().empty()) filter_all = false;
-        else filters.push_back(f);
+        if (!f || f->slots().empty())
+          filter_all = false;
+        else
+          filters.push_back(f);
         if (f) gate->decide.insert(gate->decide.end(), f->slots().begin(), f->slots().end());
         if (const expr::Program* t = m->event_time_expr()) {
           gate->always.insert(gate->always.end(), t->slots().begin(), t->slots().end());
@@ -268,7 +142,8 @@ struct Pipeline::Impl : Emitter {
   struct CheckpointInFlight {
     Checkpoint cp;
     int64_t started_ns = 0;
-    std::shared_ptr<std::atomic<int64_t>> durable_ns = std::make_shared<std::atomic<int64_t>>(0);  ///< set by the writer
+    std::shared_ptr<std::atomic<int64_t>> durable_ns =
+        std::make_shared<std::atomic<int64_t>>(0);  ///< set by the writer
     std::future<Result<uint64_t>> written;
   };
   std::optional<CheckpointInFlight> ckpt_in_flight;
@@ -283,7 +158,7 @@ struct Pipeline::Impl : Emitter {
   bool finished = false;  // pipeline thread exited
   bool stopped = false;
   std::optional<Error> failure;
-  std::string status;     // snapshot, under mu
+  std::string status;  // snapshot, under mu
   std::atomic<bool> stop_requested{false};
   /// Resident memory, read on the timer when durability.max_memory is set; above the cap,
   /// sources' TryReserve/TryPush refuse (HTTP answers 503) until it is back under.
@@ -312,7 +187,9 @@ struct Pipeline::Impl : Emitter {
       batch = std::move(m.batch);
       return false;
     }
-    bool TryReserve(size_t bytes) override { return !p_.over_memory.load(std::memory_order_relaxed) && p_.queue.TryReserve(bytes); }
+    bool TryReserve(size_t bytes) override {
+      return !p_.over_memory.load(std::memory_order_relaxed) && p_.queue.TryReserve(bytes);
+    }
     std::string CapacityReason() const override {
       if (p_.over_memory.load(std::memory_order_relaxed))
         return fmt::format("weir's resident memory ({} MiB) is above its cap (durability.max_memory, {} MiB)",
@@ -515,12 +392,12 @@ struct Pipeline::Impl : Emitter {
     ckpt_in_flight->cp = std::move(cp);
     ckpt_in_flight->started_ns = started;
     const Checkpoint* to_write = &ckpt_in_flight->cp;  // stays put until FinishCheckpoint
-    ckpt_in_flight->written = std::async(std::launch::async, [store = checkpoints.get(), to_write,
-                                                              durable = ckpt_in_flight->durable_ns] {
-      auto written = store->Write(*to_write);
-      durable->store(MonotonicNanos());
-      return written;
-    });
+    ckpt_in_flight->written =
+        std::async(std::launch::async, [store = checkpoints.get(), to_write, durable = ckpt_in_flight->durable_ns] {
+          auto written = store->Write(*to_write);
+          durable->store(MonotonicNanos());
+          return written;
+        });
     if (wait) FinishCheckpoint(true);
   }
 
@@ -704,11 +581,16 @@ struct Pipeline::Impl : Emitter {
       s += '}';
     }
     s += "],\"checkpoints\":";
-    s += fmt::format("{{\"enabled\":{},\"taken\":{},\"failed\":{},\"last_id\":{},\"last_bytes\":{},\"last_duration_ms\":{},\"last_pause_ms\":{}",
-                     checkpoints != nullptr, ckpt_stats.taken, ckpt_stats.failed, ckpt_stats.last_id,
-                     ckpt_stats.last_bytes, ckpt_stats.last_ms, ckpt_stats.last_pause_ms);
+    s += fmt::format(
+        "{{\"enabled\":{},\"taken\":{},\"failed\":{},\"last_id\":{},\"last_bytes\":{},\"last_duration_ms\":{},\"last_"
+        "pause_ms\":{}",
+        checkpoints != nullptr, ckpt_stats.taken, ckpt_stats.failed, ckpt_stats.last_id, ckpt_stats.last_bytes,
+        ckpt_stats.last_ms, ckpt_stats.last_pause_ms);
     s += ",\"last_at\":";
-    if (ckpt_stats.last_at) AppendJson(s, Value::Time(ckpt_stats.last_at)); else s += "null";
+    if (ckpt_stats.last_at)
+      AppendJson(s, Value::Time(ckpt_stats.last_at));
+    else
+      s += "null";
     s += ",\"restored_from\":";
     s += restored ? std::to_string(restored->id) : "null";
     s += ",\"skipped\":[";
@@ -774,7 +656,7 @@ std::unique_ptr<Pipeline> Pipeline::Plan(const spec::Pipeline& spec, const Regis
   auto impl = std::make_unique<Impl>(options, static_cast<size_t>(spec.durability.max_queued_bytes));
   impl->name = spec.name;
   impl->durability = spec.durability;
-  impl->data_dir = !options.data_dir.empty() ? options.data_dir
+  impl->data_dir = !options.data_dir.empty()      ? options.data_dir
                    : !spec.durability.dir.empty() ? spec.durability.dir
                                                   : std::string(".weir/") + spec.name;
   PlanContext ctx{spec, diags, impl->layout, {}, impl->data_dir, std::max<size_t>(1, options.workers)};
@@ -876,10 +758,11 @@ Status Pipeline::Start() {
         if (ms.metric == m->schema().id) saved = &ms;
       if (!saved) continue;  // a metric added since: it starts empty
       if (saved->fingerprint != m->StateFingerprint())
-        return Fail("the checkpoint in {} was taken with a different definition of metric '{}' (window, group_by or "
-                    "aggregates changed); restore the previous definition, give the metric a new id, or start with "
-                    "an empty data directory",
-                    p.checkpoints->dir(), m->schema().id);
+        return Fail(
+            "the checkpoint in {} was taken with a different definition of metric '{}' (window, group_by or "
+            "aggregates changed); restore the previous definition, give the metric a new id, or start with "
+            "an empty data directory",
+            p.checkpoints->dir(), m->schema().id);
       if (auto st = m->RestoreState(saved->state); !st)
         return std::unexpected(st.error().Wrap(fmt::format("restoring checkpoint {}", p.restored->id)));
     }
